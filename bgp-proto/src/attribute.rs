@@ -1,0 +1,175 @@
+//! Path attributes (RFC 4271 §4.3, §5 and the RFCs named per attribute).
+//!
+//! ```text
+//!  flags(1) | type code(1) | length(1, or 2 with the Extended Length flag) | value
+//!  flags: 0x80 optional, 0x40 transitive, 0x20 partial, 0x10 extended length
+//! ```
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use bytes::Bytes;
+
+use crate::types::{Family, Nlri};
+
+/// Attribute flag bits (RFC 4271 §4.3).
+pub mod flags {
+    pub const OPTIONAL: u8 = 0x80;
+    pub const TRANSITIVE: u8 = 0x40;
+    pub const PARTIAL: u8 = 0x20;
+    pub const EXTENDED_LENGTH: u8 = 0x10;
+}
+
+/// Attribute type codes (IANA "BGP Path Attributes").
+pub mod type_code {
+    pub const ORIGIN: u8 = 1;
+    pub const AS_PATH: u8 = 2;
+    pub const NEXT_HOP: u8 = 3;
+    pub const MULTI_EXIT_DISC: u8 = 4;
+    pub const LOCAL_PREF: u8 = 5;
+    pub const ATOMIC_AGGREGATE: u8 = 6;
+    pub const AGGREGATOR: u8 = 7;
+    pub const COMMUNITIES: u8 = 8;
+    pub const ORIGINATOR_ID: u8 = 9;
+    pub const CLUSTER_LIST: u8 = 10;
+    pub const MP_REACH_NLRI: u8 = 14;
+    pub const MP_UNREACH_NLRI: u8 = 15;
+    pub const EXTENDED_COMMUNITIES: u8 = 16;
+    pub const AS4_PATH: u8 = 17;
+    pub const AS4_AGGREGATOR: u8 = 18;
+    pub const LARGE_COMMUNITY: u8 = 32;
+    pub const OTC: u8 = 35;
+}
+
+/// ORIGIN (RFC 4271 §5.1.1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub enum Origin {
+    Igp = 0,
+    Egp = 1,
+    Incomplete = 2,
+}
+
+/// AS_PATH segment types (RFC 4271 §4.3, RFC 5065 §3 for confederations).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub enum SegmentType {
+    AsSet = 1,
+    AsSequence = 2,
+    ConfedSequence = 3,
+    ConfedSet = 4,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct AsSegment {
+    pub kind: SegmentType,
+    pub asns: Vec<u32>,
+}
+
+/// An AS path, always held with 4-octet AS numbers whatever the wire width.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct AsPath {
+    pub segments: Vec<AsSegment>,
+}
+
+/// AGGREGATOR / AS4_AGGREGATOR (RFC 4271 §5.1.7, RFC 6793 §3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct Aggregator {
+    pub asn: u32,
+    pub address: Ipv4Addr,
+}
+
+/// LARGE_COMMUNITY element (RFC 8092).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct LargeCommunity {
+    pub global_admin: u32,
+    pub local_data1: u32,
+    pub local_data2: u32,
+}
+
+/// Next hop carried in MP_REACH_NLRI (RFC 4760 §3, RFC 2545 §3, RFC 8950).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub enum MpNextHop {
+    /// 4 octets.
+    V4(Ipv4Addr),
+    /// 16 octets.
+    V6(Ipv6Addr),
+    /// 32 octets: global then link-local (RFC 2545 §3).
+    V6LinkLocal { global: Ipv6Addr, link_local: Ipv6Addr },
+    /// Anything else (VPN route distinguisher forms, odd lengths of opaque families).
+    Other(Bytes),
+}
+
+/// NLRI inside MP_REACH/MP_UNREACH: decoded prefixes, or opaque bytes for
+/// families this codec does not interpret (kept, not an error).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub enum MpNlri {
+    Prefixes(Vec<Nlri>),
+    Opaque(Bytes),
+}
+
+/// MP_REACH_NLRI (RFC 4760 §3).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct MpReach {
+    pub family: Family,
+    pub next_hop: MpNextHop,
+    /// Reserved octet (SNPA count in RFC 2858); kept for byte-exact re-encoding.
+    pub reserved: u8,
+    pub nlri: MpNlri,
+}
+
+/// MP_UNREACH_NLRI (RFC 4760 §4). An empty one is End-of-RIB (RFC 4724 §2).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct MpUnreach {
+    pub family: Family,
+    pub withdrawn: MpNlri,
+}
+
+/// An attribute this codec does not interpret, kept with its flags.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct RawAttribute {
+    pub flags: u8,
+    pub type_code: u8,
+    pub value: Bytes,
+}
+
+/// The decoded path attributes of one UPDATE (or one MRT RIB entry).
+///
+/// Each known attribute appears at most once (RFC 7606 §3 g: duplicates
+/// other than MP_REACH/MP_UNREACH are discarded). `as_path` and `aggregator`
+/// hold what was on the wire; [`PathAttributes::effective_as_path`] and
+/// [`PathAttributes::effective_aggregator`] apply the RFC 6793 §4.2.3
+/// reconstruction with AS4_PATH / AS4_AGGREGATOR.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct PathAttributes {
+    pub origin: Option<Origin>,
+    pub as_path: Option<AsPath>,
+    pub next_hop: Option<Ipv4Addr>,
+    pub med: Option<u32>,
+    pub local_pref: Option<u32>,
+    pub atomic_aggregate: bool,
+    pub aggregator: Option<Aggregator>,
+    pub communities: Option<Vec<u32>>,
+    pub originator_id: Option<Ipv4Addr>,
+    pub cluster_list: Option<Vec<Ipv4Addr>>,
+    pub mp_reach: Option<MpReach>,
+    pub mp_unreach: Option<MpUnreach>,
+    /// 8-octet extended communities (RFC 4360), raw.
+    pub extended_communities: Option<Vec<[u8; 8]>>,
+    pub as4_path: Option<AsPath>,
+    pub as4_aggregator: Option<Aggregator>,
+    pub large_communities: Option<Vec<LargeCommunity>>,
+    /// Only to Customer (RFC 9234 §5).
+    pub otc: Option<u32>,
+    /// Every other attribute, in wire order.
+    pub unknown: Vec<RawAttribute>,
+}
