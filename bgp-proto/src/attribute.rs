@@ -11,6 +11,14 @@ use bytes::Bytes;
 
 use crate::types::{Family, Nlri};
 
+mod as4;
+mod decode;
+mod encode;
+
+pub use decode::decode_path_attributes;
+pub(crate) use decode::{decode_attributes, missing_mandatory, mp_withdrawn};
+pub use encode::EncodeOptions;
+
 /// Attribute flag bits (RFC 4271 §4.3).
 pub mod flags {
     pub const OPTIONAL: u8 = 0x80;
@@ -133,6 +141,10 @@ pub struct MpUnreach {
 }
 
 /// An attribute this codec does not interpret, kept with its flags.
+///
+/// `flags` are as received except the Extended Length bit, which is a
+/// property of the encoding: the decoder clears it and the encoder sets it
+/// exactly when the value exceeds 255 octets.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct RawAttribute {
@@ -172,4 +184,25 @@ pub struct PathAttributes {
     pub otc: Option<u32>,
     /// Every other attribute, in wire order.
     pub unknown: Vec<RawAttribute>,
+    /// Recognised optional transitive attributes that carried the Partial
+    /// bit (RFC 4271 §5: once set it stays set when the route is passed on).
+    pub partial: PartialBits,
+}
+
+/// A set of attribute type codes below 64, one bit each: which recognised
+/// optional transitive attributes had the Partial flag (RFC 4271 §4.3, §5).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct PartialBits(pub u64);
+
+impl PartialBits {
+    pub fn contains(self, type_code: u8) -> bool {
+        type_code < 64 && self.0 & (1u64 << type_code) != 0
+    }
+
+    pub fn insert(&mut self, type_code: u8) {
+        if type_code < 64 {
+            self.0 |= 1u64 << type_code;
+        }
+    }
 }
