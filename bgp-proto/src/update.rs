@@ -5,11 +5,20 @@
 //!  | path attributes | NLRI (to the end of the message)
 //! ```
 
+use bytes::{BufMut, BytesMut};
+
 use crate::attribute::{self, MpNlri, MpUnreach, PathAttributes};
 use crate::context::{Context, HEADER_LEN};
-use crate::error::{update_subcode as sub, AttributeIssue, DecodeError, ErrorAction, UpdateError};
-use crate::nlri::decode_prefixes_into;
+use crate::error::{update_subcode as sub, AttributeIssue, DecodeError, EncodeError, ErrorAction, UpdateError};
+use crate::nlri::{decode_prefixes_into, encode_nlri_for};
 use crate::types::{Afi, Family, Nlri};
+
+mod builder;
+
+pub use builder::UpdateBuilder;
+
+/// BGP message type code of UPDATE (RFC 4271 §4.1).
+const UPDATE_TYPE: u8 = 2;
 
 /// A decoded UPDATE message.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -94,11 +103,74 @@ pub fn decode_update(body: &[u8], ctx: &Context) -> Result<Update, UpdateError> 
     Ok(Update { withdrawn, attributes: d.attrs, nlri, discarded: d.issues })
 }
 
+/// Marker, a length to patch, type UPDATE.
+pub(crate) fn put_header(out: &mut BytesMut) {
+    out.put_slice(&[0xff; 16]);
+    out.put_u16(0);
+    out.put_u8(UPDATE_TYPE);
+}
+
+/// Writes the length of what follows the 2-octet field at `at`.
+fn patch_len(out: &mut BytesMut, at: usize, what: &'static str) -> Result<(), EncodeError> {
+    let len = out.len() - at - 2;
+    let l = u16::try_from(len).map_err(|_| EncodeError::FieldTooLong { what, len })?;
+    out[at..at + 2].copy_from_slice(&l.to_be_bytes());
+    Ok(())
+}
+
+/// Checks the size of the message that starts at `start` and writes it in
+/// its header (RFC 4271 §4.1).
+pub(crate) fn finish_message(out: &mut BytesMut, start: usize, max: usize) -> Result<(), EncodeError> {
+    let len = out.len() - start;
+    if len > max {
+        return Err(EncodeError::TooLong { len, max });
+    }
+    let l = u16::try_from(len).map_err(|_| EncodeError::TooLong { len, max })?;
+    out[start + 16..start + 18].copy_from_slice(&l.to_be_bytes());
+    Ok(())
+}
+
 fn msg_len(body: &[u8]) -> u16 {
     u16::try_from(body.len() + HEADER_LEN).unwrap_or(u16::MAX)
 }
 
 impl Update {
+    /// Appends the whole message, header included, to `out` (RFC 4271 §4.3),
+    /// with the attributes in the canonical form of
+    /// [`PathAttributes::encode`]. `discarded` is not encoded. Path
+    /// identifiers are written as `ctx` says for each family (a missing one
+    /// as 0). Fails, leaving `out` as it was, when the message would exceed
+    /// `ctx.max_message_len()` or a prefix is not IPv4.
+    pub fn encode(&self, ctx: &Context, out: &mut BytesMut) -> Result<(), EncodeError> {
+        let start = out.len();
+        let r = self.encode_message(ctx, out, start);
+        if r.is_err() {
+            out.truncate(start);
+        }
+        r
+    }
+
+    fn encode_message(&self, ctx: &Context, out: &mut BytesMut, start: usize) -> Result<(), EncodeError> {
+        put_header(out);
+        let add_path = ctx.add_path(Family::IPV4_UNICAST);
+        let withdrawn_at = out.len();
+        out.put_u16(0);
+        for n in &self.withdrawn {
+            attribute::check_afi(Family::IPV4_UNICAST, n.prefix)?;
+            encode_nlri_for(n, add_path, out);
+        }
+        patch_len(out, withdrawn_at, "withdrawn routes")?;
+        let attrs_at = out.len();
+        out.put_u16(0);
+        self.attributes.encode(ctx, out)?;
+        patch_len(out, attrs_at, "path attributes")?;
+        for n in &self.nlri {
+            attribute::check_afi(Family::IPV4_UNICAST, n.prefix)?;
+            encode_nlri_for(n, add_path, out);
+        }
+        finish_message(out, start, ctx.max_message_len())
+    }
+
     /// The End-of-RIB marker of `family` (RFC 4724 §2): an empty UPDATE for
     /// IPv4 unicast, otherwise an UPDATE with only an empty MP_UNREACH_NLRI.
     pub fn end_of_rib(family: Family) -> Update {

@@ -290,7 +290,7 @@ fn decode_one(
         }
         // RFC 7606 §7.14
         tc::EXTENDED_COMMUNITIES => {
-            if value.is_empty() || value.len() % 8 != 0 {
+            if value.is_empty() || !value.len().is_multiple_of(8) {
                 return Err(length_error("EXTENDED_COMMUNITIES", value.len()));
             }
             a.extended_communities =
@@ -304,7 +304,7 @@ fn decode_one(
         tc::AS4_AGGREGATOR => a.as4_aggregator = Some(decode_aggregator(value, true, "AS4_AGGREGATOR")?),
         // RFC 8092 §6: a non-zero multiple of 12, else treat-as-withdraw.
         tc::LARGE_COMMUNITY => {
-            if value.is_empty() || value.len() % 12 != 0 {
+            if value.is_empty() || !value.len().is_multiple_of(12) {
                 return Err(length_error("LARGE_COMMUNITY", value.len()));
             }
             a.large_communities = Some(
@@ -349,7 +349,7 @@ fn u32_value(value: &[u8], what: &str) -> Result<u32, Bad> {
 }
 
 fn u32_list(value: &[u8], what: &str) -> Result<Vec<u32>, Bad> {
-    if value.is_empty() || value.len() % 4 != 0 {
+    if value.is_empty() || !value.len().is_multiple_of(4) {
         return Err(length_error(what, value.len()));
     }
     Ok(value.chunks_exact(4).map(|c| be32(c, 0)).collect())
