@@ -1,0 +1,2 @@
+//! Placeholder until the MRT reader lands.
+fn main() {}
