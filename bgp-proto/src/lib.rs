@@ -10,6 +10,7 @@ pub mod capability;
 pub mod context;
 pub mod error;
 pub mod message;
+pub mod mrt;
 pub mod nlri;
 pub mod notification;
 pub mod open;
