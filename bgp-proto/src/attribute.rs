@@ -183,7 +183,7 @@ pub struct PathAttributes {
     pub large_communities: Option<Vec<LargeCommunity>>,
     /// Only to Customer (RFC 9234 §5).
     pub otc: Option<u32>,
-    /// Every other attribute, in wire order.
+    /// Every other attribute, ordered by type code (the decoder sorts them).
     pub unknown: Vec<RawAttribute>,
     /// Recognised optional transitive attributes that carried the Partial
     /// bit (RFC 4271 §5: once set it stays set when the route is passed on).

@@ -328,12 +328,21 @@ fn decode_one(
     Ok(())
 }
 
+/// Keeps `unknown` ordered by type code (the order they are encoded in), so
+/// that a decoded value equals the decode of its encoding.
 fn push_raw(a: &mut PathAttributes, attr_flags: u8, code: u8, value: &[u8]) {
-    a.unknown.push(RawAttribute {
+    let raw = RawAttribute {
         flags: attr_flags & !flags::EXTENDED_LENGTH,
         type_code: code,
         value: Bytes::copy_from_slice(value),
-    });
+    };
+    match a.unknown.last() {
+        Some(last) if last.type_code > code => {
+            let at = a.unknown.partition_point(|r| r.type_code <= code);
+            a.unknown.insert(at, raw);
+        }
+        _ => a.unknown.push(raw),
+    }
 }
 
 /// Big-endian u32 at `off`; 0 past the end (callers check lengths first).
