@@ -41,7 +41,7 @@ pub struct Update {
 /// message, or [`UpdateError::SessionReset`] with the NOTIFICATION.
 pub fn decode_update(body: &[u8], ctx: &Context) -> Result<Update, UpdateError> {
     let reset = UpdateError::SessionReset;
-    let Some((&withdrawn_len, rest)) = body.split_first_chunk::<2>() else {
+    let (Some((&withdrawn_len, rest)), true) = (body.split_first_chunk::<2>(), body.len() >= 4) else {
         // RFC 4271 §6.1: an UPDATE shorter than 23 octets.
         return Err(reset(DecodeError::bad_length(msg_len(body), "UPDATE shorter than 23 octets")));
     };
