@@ -1,1 +1,47 @@
-fn main() {}
+//! `ternctl`: tern's operator tool.
+//!
+//! Subcommands:
+//! - `decode [FILE|-]`: a raw stream of BGP messages (one TCP direction's
+//!   payload) as one JSON object per message;
+//! - `mrt FILE`: an MRT dump (RFC 6396) as `bgpdump -m` prints it.
+
+mod decode;
+mod mrt;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(name = "ternctl", version, about = "tern's operator tool")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Decode a raw stream of concatenated BGP messages into JSON lines.
+    Decode(decode::Args),
+    /// Print an MRT dump (plain, gzip or bzip2) like `bgpdump -m`.
+    Mrt {
+        /// The MRT file.
+        file: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Decode(args) => decode::run(&args),
+        Command::Mrt { file } => mrt::run(&file).map(|()| ExitCode::SUCCESS),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("ternctl: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
