@@ -119,7 +119,7 @@ fi
 
 if [ -d bench ] && [ "${SKIP_BENCH:-0}" != 1 ]; then
   step "bench smoke (criterion --test: each benchmark runs once)"
-  cargo bench -p tern-bench -- --test || die "bench smoke failed"
+  cargo bench -p tern-bench --bench codec -- --test || die "bench smoke failed"
 fi
 
 step "all checks passed in $(($(date +%s) - START))s"
