@@ -1,0 +1,73 @@
+//! Opening the netlink sockets, in the current network namespace or in a
+//! named one (`ip netns add NAME`, i.e. `/run/netns/NAME`).
+//!
+//! A netlink socket belongs to the namespace of the thread that created it,
+//! for its whole life. For a named namespace a short-lived thread enters it
+//! (`setns(2)`, which changes only the calling thread), creates the sockets
+//! registered with the caller's tokio runtime, and ends; the process and the
+//! runtime's own threads never leave their namespace.
+
+use std::fs::File;
+use std::os::fd::AsFd;
+
+use futures::channel::mpsc::UnboundedReceiver;
+use nix::sys::socket::{setsockopt, sockopt};
+use rtnetlink::packet_core::NetlinkMessage;
+use rtnetlink::packet_route::RouteNetlinkMessage;
+use rtnetlink::proto::Connection;
+use rtnetlink::sys::{AsyncSocket, SocketAddr};
+use rtnetlink::{Handle, MulticastGroup};
+
+use crate::FibError;
+
+pub(crate) type Messages = UnboundedReceiver<(NetlinkMessage<RouteNetlinkMessage>, SocketAddr)>;
+
+/// The request socket (dumps, installs) and the event socket (multicast).
+pub(crate) struct Sockets {
+    pub requests: (Connection<RouteNetlinkMessage>, Handle),
+    pub events: (Connection<RouteNetlinkMessage>, Messages),
+}
+
+/// Sets the receive buffer, beyond `rmem_max` when we may (CAP_NET_ADMIN).
+fn set_rcvbuf(conn: &mut Connection<RouteNetlinkMessage>, bytes: usize) {
+    let socket = conn.socket_mut().socket_ref();
+    if setsockopt(&socket.as_fd(), sockopt::RcvBufForce, &bytes).is_err() {
+        if let Err(e) = socket.set_rx_buf_sz(bytes) {
+            tracing::warn!(error = %e, bytes, "cannot size the netlink receive buffer");
+        }
+    }
+}
+
+fn open_here(request_buffer: usize, event_buffer: usize) -> Result<Sockets, FibError> {
+    let (mut conn, handle, _unsolicited) = rtnetlink::new_connection().map_err(FibError::Socket)?;
+    set_rcvbuf(&mut conn, request_buffer);
+    let groups = [MulticastGroup::Link, MulticastGroup::Ipv4Route, MulticastGroup::Ipv6Route];
+    let (mut events, _handle, messages) = rtnetlink::new_multicast_connection(&groups).map_err(FibError::Socket)?;
+    set_rcvbuf(&mut events, event_buffer);
+    Ok(Sockets { requests: (conn, handle), events: (events, messages) })
+}
+
+/// Opens the sockets in `netns` (a name under `/run/netns`) or, for `None`,
+/// where the caller runs. Must be called inside a tokio runtime.
+pub(crate) async fn open(netns: Option<&str>, request_buffer: usize, event_buffer: usize) -> Result<Sockets, FibError> {
+    let Some(name) = netns else {
+        return open_here(request_buffer, event_buffer);
+    };
+    let path = format!("/run/netns/{name}");
+    let runtime = tokio::runtime::Handle::current();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name(format!("fib-netns-{name}"))
+        .spawn(move || {
+            let result = (|| {
+                let ns = File::open(&path).map_err(|e| FibError::Netns(format!("{path}: {e}")))?;
+                nix::sched::setns(ns.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET)
+                    .map_err(|e| FibError::Netns(format!("setns {path}: {e}")))?;
+                let _runtime = runtime.enter();
+                open_here(request_buffer, event_buffer)
+            })();
+            let _ = tx.send(result);
+        })
+        .map_err(FibError::Socket)?;
+    rx.await.map_err(|_| FibError::Netns("namespace thread ended without an answer".into()))?
+}
