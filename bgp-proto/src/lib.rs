@@ -9,12 +9,15 @@ pub mod attribute;
 pub mod capability;
 pub mod context;
 pub mod error;
+pub mod framer;
 pub mod message;
 pub mod mrt;
 pub mod nlri;
 pub mod notification;
 pub mod open;
 pub mod route_refresh;
+#[cfg(feature = "serde")]
+pub mod serde_util;
 pub mod types;
 pub mod update;
 
@@ -22,7 +25,8 @@ pub use attribute::PathAttributes;
 pub use capability::Capability;
 pub use context::Context;
 pub use error::{DecodeError, ErrorAction, UpdateError};
-pub use message::Message;
+pub use framer::{Frame, Framer};
+pub use message::{Message, MessageError};
 pub use notification::Notification;
 pub use open::Open;
 pub use route_refresh::RouteRefresh;
