@@ -162,8 +162,8 @@ impl Open {
 
     /// Appends the whole OPEN, header included (RFC 4271 §4.2). The
     /// optional parameters are written in the RFC 9072 extended form when
-    /// `extended_parameters` is set or they do not fit the one-octet
-    /// lengths. An OPEN is never larger than 4,096 octets: RFC 8654 §4
+    /// `extended_parameters` is set, they do not fit the one-octet lengths,
+    /// or the first one has type 255. An OPEN is never larger than 4,096 octets: RFC 8654 §4
     /// excludes OPEN from extended messages. On error `out` is unchanged.
     pub fn encode(&self, out: &mut BytesMut) -> Result<(), EncodeError> {
         let start = out.len();
@@ -193,8 +193,12 @@ impl Open {
             values.push((param_type, v));
         }
         let short_len: usize = values.iter().map(|(_, v)| 2 + v.len()).sum();
-        let extended =
-            self.extended_parameters || short_len > usize::from(u8::MAX) || values.iter().any(|(_, v)| v.len() > 255);
+        // A first parameter of type 255 in the RFC 4271 form would read as
+        // the RFC 9072 marker: such a list needs the extended form too.
+        let extended = self.extended_parameters
+            || short_len > usize::from(u8::MAX)
+            || values.iter().any(|(_, v)| v.len() > usize::from(u8::MAX))
+            || values.first().is_some_and(|(t, _)| *t == EXTENDED_PARAMS_TYPE);
 
         put_header(out, message_type::OPEN);
         out.put_u8(self.version);

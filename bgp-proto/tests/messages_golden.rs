@@ -288,6 +288,20 @@ fn open_unknown_parameter_kept_by_decode_refused_by_validate() {
 }
 
 #[test]
+fn open_first_parameter_of_type_255_needs_the_extended_form() {
+    let open = Open {
+        parameters: vec![OptionalParameter::Unknown { param_type: 255, value: Bytes::from_static(&[1]) }],
+        ..open_value()
+    };
+    let wire = encode(&Message::Open(open.clone()), &Context::default());
+    assert_eq!(hex(&wire[28..]), "ffff0004ff000101");
+    assert_eq!(
+        decode_message(&wire, &Context::default()),
+        Ok(Message::Open(Open { extended_parameters: true, ..open }))
+    );
+}
+
+#[test]
 fn open_semantic_checks() {
     let ok = open_value();
     let check = |o: Open| o.validate().map_err(|e| (e.code, e.subcode, hex(&e.data)));
