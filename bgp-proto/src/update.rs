@@ -79,28 +79,29 @@ pub fn decode_update(body: &[u8], ctx: &Context) -> Result<Update, UpdateError> 
     decode_prefixes_into(nlri_field, Afi::IPV4, add_path, &mut nlri)
         .map_err(|e| invalid_network(format!("NLRI: {e}")))?;
 
-    let mut d = attribute::decode_attributes(attr_field, ctx, None).map_err(reset)?;
+    let mut attributes = PathAttributes::default();
+    let mut d = attribute::decode_attributes(attr_field, ctx, None, &mut attributes).map_err(reset)?;
 
     // RFC 7606 §3 d: missing well-known mandatory attributes, only when the
     // UPDATE carries reachable NLRI; NEXT_HOP only for NLRI in the NLRI field
     // (RFC 4760 §3).
-    if d.withdraw.is_none() && (!nlri.is_empty() || d.attrs.mp_reach.is_some()) {
-        d.withdraw = attribute::missing_mandatory(&d.attrs, !nlri.is_empty());
+    if d.withdraw.is_none() && (!nlri.is_empty() || attributes.mp_reach.is_some()) {
+        d.withdraw = attribute::missing_mandatory(&attributes, !nlri.is_empty());
     }
     if let Some(error) = d.withdraw {
         // RFC 7606 §5.2: with attributes other than MP_UNREACH_NLRI but no
         // reachable NLRI, the NLRI may not have been parsed correctly: an
         // error stronger than attribute discard resets the session.
-        if nlri.is_empty() && d.attrs.mp_reach.is_none() && d.other_than_unreach {
+        if nlri.is_empty() && attributes.mp_reach.is_none() && d.other_than_unreach {
             return Err(reset(error));
         }
         let mut all = Vec::with_capacity(withdrawn.len() + nlri.len());
         all.extend(withdrawn.iter().chain(&nlri).map(|n| (Family::IPV4_UNICAST, *n)));
-        attribute::mp_withdrawn(&d.attrs, &mut all);
+        attribute::mp_withdrawn(&attributes, &mut all);
         return Err(UpdateError::TreatAsWithdraw { withdrawn: all, error });
     }
     debug_assert!(d.issues.iter().all(|i| i.action == ErrorAction::AttributeDiscard));
-    Ok(Update { withdrawn, attributes: d.attrs, nlri, discarded: d.issues })
+    Ok(Update { withdrawn, attributes, nlri, discarded: d.issues })
 }
 
 /// Marker, a length to patch, type UPDATE.

@@ -509,6 +509,10 @@ fn mrt_rib_abbreviated_mp_reach() {
     let full = h("80 0e 15 0002 01 10 20010db8000000000000000000000001 00");
     let (a, _) = decode_path_attributes(&full, &four(), Some(Family::IPV6_UNICAST)).expect("decodes");
     assert_eq!(a.mp_reach.expect("reach").next_hop, MpNextHop::V6(v6("2001:db8::1")));
+    // RouteViews repeats the entry's prefix in a full-form attribute: skipped.
+    let full = h("80 0e 1a 0002 01 10 20010db8000000000000000000000001 00 20 20010db8");
+    let (a, _) = decode_path_attributes(&full, &four(), Some(Family::IPV6_UNICAST)).expect("decodes");
+    assert_eq!(a.mp_reach.expect("reach").nlri, MpNlri::Prefixes(Vec::new()));
     let (a, _) = decode_path_attributes(&h("80 0e 00"), &four(), Some(Family::IPV6_UNICAST)).expect("decodes");
     assert_eq!(a.mp_reach.expect("reach").next_hop, MpNextHop::Other(Bytes::new()));
 }

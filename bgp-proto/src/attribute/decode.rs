@@ -27,30 +27,42 @@ use crate::types::{Afi, Family, Nlri, Safi};
 /// present; [`crate::update::decode_update`] does the complete job.
 ///
 /// For an MRT RIB entry MP_REACH_NLRI may be the abbreviated RFC 6396 §4.3.4
-/// form (next-hop length and next hop only), the full RFC 4760 form, or
+/// form (next-hop length and next hop only), the full RFC 4760 form (whose
+/// NLRI, a copy of the entry's prefix, is skipped: `nlri` is left empty), or
 /// empty; no attribute is required.
+#[inline]
 pub fn decode_path_attributes(
     buf: &[u8],
     ctx: &Context,
     mrt_rib: Option<Family>,
 ) -> Result<(PathAttributes, Vec<AttributeIssue>), UpdateError> {
-    let mut d = decode_attributes(buf, ctx, mrt_rib).map_err(UpdateError::SessionReset)?;
-    if d.withdraw.is_none() && mrt_rib.is_none() && d.attrs.mp_reach.is_some() {
-        d.withdraw = missing_mandatory(&d.attrs, false);
-    }
-    match d.withdraw {
-        Some(error) => {
-            let mut withdrawn = Vec::new();
-            mp_withdrawn(&d.attrs, &mut withdrawn);
-            Err(UpdateError::TreatAsWithdraw { withdrawn, error })
+    // Decoded in place in the value returned on every path: PathAttributes
+    // is large, and copying it costs as much as decoding an attribute.
+    let mut out = Ok((PathAttributes::default(), Vec::new()));
+    let Ok((attrs, issues)) = &mut out else { return out };
+    let error = match decode_attributes(buf, ctx, mrt_rib, attrs) {
+        Err(e) => Some(UpdateError::SessionReset(e)),
+        Ok(mut d) => {
+            if d.withdraw.is_none() && mrt_rib.is_none() && attrs.mp_reach.is_some() {
+                d.withdraw = missing_mandatory(attrs, false);
+            }
+            *issues = d.issues;
+            d.withdraw.map(|error| {
+                let mut withdrawn = Vec::new();
+                mp_withdrawn(attrs, &mut withdrawn);
+                UpdateError::TreatAsWithdraw { withdrawn, error }
+            })
         }
-        None => Ok((d.attrs, d.issues)),
+    };
+    if let Some(e) = error {
+        out = Err(e);
     }
+    out
 }
 
-/// An attribute section decoded, before the UPDATE-level decisions.
+/// What decoding an attribute section found, beside the attributes, before
+/// the UPDATE-level decisions.
 pub(crate) struct Decoded {
-    pub attrs: PathAttributes,
     /// Problems handled by attribute discard.
     pub issues: Vec<AttributeIssue>,
     /// The first problem whose action is treat-as-withdraw. Decoding goes on
@@ -76,12 +88,17 @@ fn length_error(what: &str, len: usize) -> Bad {
     bad(sub::ATTRIBUTE_LENGTH_ERROR, format!("{what} attribute with length {len}"))
 }
 
-/// Decodes an attribute section; `Err` is a session reset.
-pub(crate) fn decode_attributes(buf: &[u8], ctx: &Context, mrt_rib: Option<Family>) -> Result<Decoded, DecodeError> {
-    let mut d =
-        Decoded { attrs: PathAttributes::default(), issues: Vec::new(), withdraw: None, other_than_unreach: false };
+/// Decodes an attribute section into `attrs` (fresh); `Err` is a session
+/// reset.
+pub(crate) fn decode_attributes(
+    buf: &[u8],
+    ctx: &Context,
+    mrt_rib: Option<Family>,
+    attrs: &mut PathAttributes,
+) -> Result<Decoded, DecodeError> {
+    let mut d = Decoded { issues: Vec::new(), withdraw: None, other_than_unreach: false };
     // One bit per type code: RFC 7606 §3 g duplicate detection.
-    let mut seen = [0u128; 2];
+    let mut seen = [0u64; 4];
     let mut rest = buf;
     while !rest.is_empty() {
         let Some(&[attr_flags, code]) = rest.first_chunk::<2>() else {
@@ -122,8 +139,8 @@ pub(crate) fn decode_attributes(buf: &[u8], ctx: &Context, mrt_rib: Option<Famil
 
         // RFC 7606 §3 g: a repeated MP_REACH_NLRI/MP_UNREACH_NLRI resets the
         // session; any other repeated attribute is discarded after the first.
-        let word = &mut seen[usize::from(code >> 7)];
-        let bit = 1u128 << (code & 127);
+        let word = &mut seen[usize::from(code >> 6)];
+        let bit = 1u64 << (code & 63);
         if *word & bit != 0 {
             let e = DecodeError::update(
                 sub::MALFORMED_ATTRIBUTE_LIST,
@@ -141,7 +158,7 @@ pub(crate) fn decode_attributes(buf: &[u8], ctx: &Context, mrt_rib: Option<Famil
             d.other_than_unreach = true;
         }
 
-        if let Err(b) = decode_one(&mut d.attrs, attr_flags, code, value, ctx, mrt_rib) {
+        if let Err(b) = decode_one(attrs, attr_flags, code, value, ctx, mrt_rib) {
             let data = match b.subcode {
                 // RFC 4271 §6.3 prescribes no data for these.
                 sub::MALFORMED_AS_PATH | sub::MALFORMED_ATTRIBUTE_LIST | sub::INVALID_NETWORK_FIELD => Bytes::new(),
@@ -498,7 +515,15 @@ fn decode_mp_reach(value: &[u8], ctx: &Context, mrt_rib: Option<Family>) -> Resu
             return Err(format!("{family} next hop of unexpected length {nh_len}"));
         }
     }
-    Ok(MpReach { family, next_hop: next_hop_by_len(nh), reserved, nlri: decode_nlri(family, nlri, ctx)? })
+    let nlri = if mrt_rib.is_some() {
+        // RFC 6396 §4.3.4: in a RIB entry the prefix is the entry's, not the
+        // attribute's; writers that keep the full form (RouteViews) repeat
+        // it here. Not decoded (and not an error).
+        empty_nlri(family)
+    } else {
+        decode_nlri(family, nlri, ctx)?
+    };
+    Ok(MpReach { family, next_hop: next_hop_by_len(nh), reserved, nlri })
 }
 
 /// MP_UNREACH_NLRI (RFC 4760 §4): `AFI(2) | SAFI(1) | withdrawn routes`.
