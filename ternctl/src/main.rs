@@ -23,6 +23,11 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Decode a raw stream of concatenated BGP messages into JSON lines.
+    ///
+    /// One object per message (offset, length, type, message fields, or the
+    /// classified error of a malformed one). Exit status: 0 when every
+    /// message decoded, 2 when some were malformed, 1 when the stream could
+    /// not be framed to its end (header error, truncated last message).
     Decode(decode::Args),
     /// Print an MRT dump (plain, gzip or bzip2) like `bgpdump -m`.
     Mrt {
