@@ -80,6 +80,7 @@ pub struct DecodeError {
     /// NOTIFICATION error subcode to send.
     pub subcode: u8,
     /// NOTIFICATION data field, as the RFC prescribes for this error.
+    #[cfg_attr(feature = "serde", serde(with = "crate::serde_util::hex"))]
     pub data: Bytes,
     /// Human explanation for logs.
     pub detail: String,
