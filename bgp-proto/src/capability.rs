@@ -78,7 +78,7 @@ pub struct LongLivedGracefulRestartFamily {
     pub stale_time: u32,
 }
 
-/// Extended next hop encoding entry (RFC 8950 §3): NLRI family + next-hop AFI.
+/// Extended next hop encoding entry (RFC 8950 §4): NLRI family + next-hop AFI.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct ExtendedNextHop {
@@ -265,7 +265,7 @@ impl Capability {
                     })
                     .collect(),
             ),
-            // RFC 8950 §3: NLRI AFI(2) | NLRI SAFI(2) | next-hop AFI(2). A SAFI
+            // RFC 8950 §4: NLRI AFI(2) | NLRI SAFI(2) | next-hop AFI(2). A SAFI
             // above 255 names no SAFI (RFC 4760 §6 SAFIs are one octet).
             code::EXTENDED_NEXT_HOP => Capability::ExtendedNextHop(
                 exact_chunks::<6>(v)?

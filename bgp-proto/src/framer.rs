@@ -60,7 +60,7 @@ impl Framer {
     }
 
     /// Changes the largest accepted message, e.g. to 65,535 once both sides
-    /// advertised the extended message capability (RFC 8654 §3).
+    /// advertised the extended message capability (RFC 8654).
     pub fn set_max_message_len(&mut self, max_len: usize) {
         self.max_len = max_len;
     }

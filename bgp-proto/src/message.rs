@@ -98,7 +98,7 @@ pub fn type_name(msg_type: u8) -> Option<&'static str> {
     })
 }
 
-/// Largest message of `msg_type` under `ctx`: RFC 8654 §4 extends every
+/// Largest message of `msg_type` under `ctx`: RFC 8654 extends every
 /// message but OPEN and KEEPALIVE.
 pub fn max_len(msg_type: u8, ctx: &Context) -> usize {
     match msg_type {

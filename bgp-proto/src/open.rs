@@ -130,7 +130,7 @@ impl Open {
     /// The semantic checks of RFC 4271 §6.2 that need no configuration, in
     /// the RFC's order: version 4 (else Unsupported Version Number with data
     /// = 2-octet largest supported version, 4), BGP identifier not 0 (RFC
-    /// 6286 §2.2; else Bad BGP Identifier), every optional parameter known
+    /// 6286 §2; else Bad BGP Identifier), every optional parameter known
     /// (else Unsupported Optional Parameter), hold time 0 or at least 3
     /// (else Unacceptable Hold Time). Peer AS and hold-time policy are the
     /// session's business.
@@ -163,7 +163,7 @@ impl Open {
     /// Appends the whole OPEN, header included (RFC 4271 §4.2). The
     /// optional parameters are written in the RFC 9072 extended form when
     /// `extended_parameters` is set, they do not fit the one-octet lengths,
-    /// or the first one has type 255. An OPEN is never larger than 4,096 octets: RFC 8654 §4
+    /// or the first one has type 255. An OPEN is never larger than 4,096 octets: RFC 8654
     /// excludes OPEN from extended messages. On error `out` is unchanged.
     pub fn encode(&self, out: &mut BytesMut) -> Result<(), EncodeError> {
         let start = out.len();

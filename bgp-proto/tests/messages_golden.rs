@@ -120,7 +120,7 @@ fn capability_table() -> Vec<(&'static str, Capability)> {
                 AddPathFamily { family: Family::IPV6_UNICAST, mode: AddPathMode::Receive },
             ]),
         ),
-        // RFC 8950 §3: IPv4 unicast and VPN (SAFI 128) over IPv6 next hops.
+        // RFC 8950 §4: IPv4 unicast and VPN (SAFI 128) over IPv6 next hops.
         (
             "05 0c 0001 0001 0002 0001 0080 0002",
             Capability::ExtendedNextHop(vec![
@@ -346,7 +346,7 @@ fn open_malformed_parameters() {
 
 #[test]
 fn open_is_never_an_extended_message() {
-    // RFC 8654 §4: an OPEN over 4,096 octets is refused even when extended
+    // RFC 8654: an OPEN over 4,096 octets is refused even when extended
     // messages were negotiated.
     let ctx = Context { extended_message: true, ..Context::default() };
     let caps = vec![Capability::Unknown { code: 200, value: Bytes::from(vec![0; 255]) }; 17];
