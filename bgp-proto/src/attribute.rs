@@ -17,8 +17,8 @@ mod encode;
 
 pub use decode::decode_path_attributes;
 pub(crate) use decode::{decode_attributes, missing_mandatory, mp_withdrawn};
+pub(crate) use encode::put_next_hop;
 pub use encode::EncodeOptions;
-pub(crate) use encode::{check_afi, put_next_hop};
 
 /// Attribute flag bits (RFC 4271 §4.3).
 pub mod flags {

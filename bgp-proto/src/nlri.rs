@@ -16,7 +16,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use bytes::{BufMut, BytesMut};
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 
-use crate::error::{update_subcode, DecodeError};
+use crate::error::{update_subcode, DecodeError, EncodeError};
 use crate::types::{Afi, Nlri};
 
 /// Decodes a run of prefixes of `afi` (IPv4 or IPv6) filling `buf` exactly.
@@ -118,24 +118,50 @@ pub fn encode_nlri(n: &Nlri, out: &mut BytesMut) {
     put_prefix(&n.prefix, out);
 }
 
-/// Encodes `n` as a session with or without ADD-PATH for its family expects:
-/// with ADD-PATH a missing path identifier is sent as 0, without it the
-/// identifier is left out.
-pub(crate) fn encode_nlri_for(n: &Nlri, add_path: bool, out: &mut BytesMut) {
-    if add_path {
-        out.put_u32(n.path_id.unwrap_or(0));
-    }
-    put_prefix(&n.prefix, out);
+fn put_prefix(prefix: &IpNet, out: &mut BytesMut) {
+    let mut buf = [0u8; 17];
+    let n = prefix_bytes(prefix, &mut buf);
+    out.put_slice(buf.get(..n).unwrap_or_default());
 }
 
-fn put_prefix(prefix: &IpNet, out: &mut BytesMut) {
+/// Writes length and significant (masked) octets of `prefix` to `buf`,
+/// returning how many octets that is: one write per prefix on the hot path.
+#[inline]
+fn prefix_bytes(prefix: &IpNet, buf: &mut [u8; 17]) -> usize {
     let bits = prefix.prefix_len();
     let n = usize::from(bits).div_ceil(8);
-    out.put_u8(bits);
-    match prefix.trunc() {
-        IpNet::V4(p) => out.put_slice(p.addr().octets().get(..n).unwrap_or_default()),
-        IpNet::V6(p) => out.put_slice(p.addr().octets().get(..n).unwrap_or_default()),
+    buf[0] = bits;
+    match prefix {
+        IpNet::V4(p) => {
+            let mask = u32::MAX.checked_shl(32 - u32::from(bits)).unwrap_or(0);
+            let a = (u32::from(p.addr()) & mask).to_be_bytes();
+            buf[1..5].copy_from_slice(&a);
+        }
+        IpNet::V6(p) => {
+            let mask = u128::MAX.checked_shl(128 - u32::from(bits)).unwrap_or(0);
+            let a = (u128::from(p.addr()) & mask).to_be_bytes();
+            buf[1..17].copy_from_slice(&a);
+        }
     }
+    1 + n
+}
+
+/// Appends a run of prefixes of `afi` as a session with or without
+/// ADD-PATH expects (a missing path identifier as 0); a prefix of another
+/// family is refused.
+pub(crate) fn encode_run(nlri: &[Nlri], afi: Afi, add_path: bool, out: &mut BytesMut) -> Result<(), EncodeError> {
+    let mut buf = [0u8; 17];
+    for n in nlri {
+        if !matches!((afi, n.prefix), (Afi::IPV4, IpNet::V4(_)) | (Afi::IPV6, IpNet::V6(_))) {
+            return Err(EncodeError::Invalid(format!("prefix {} in AFI {} NLRI", n.prefix, afi.0)));
+        }
+        if add_path {
+            out.extend_from_slice(&n.path_id.unwrap_or(0).to_be_bytes());
+        }
+        let len = prefix_bytes(&n.prefix, &mut buf);
+        out.extend_from_slice(buf.get(..len).unwrap_or_default());
+    }
+    Ok(())
 }
 
 /// Octets [`encode_nlri_for`] writes for `n`.

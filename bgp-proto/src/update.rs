@@ -10,7 +10,7 @@ use bytes::{BufMut, BytesMut};
 use crate::attribute::{self, MpNlri, MpUnreach, PathAttributes};
 use crate::context::{Context, HEADER_LEN};
 use crate::error::{update_subcode as sub, AttributeIssue, DecodeError, EncodeError, ErrorAction, UpdateError};
-use crate::nlri::{decode_prefixes_into, encode_nlri_for};
+use crate::nlri::{decode_prefixes_into, encode_run};
 use crate::types::{Afi, Family, Nlri};
 
 mod builder;
@@ -156,19 +156,13 @@ impl Update {
         let add_path = ctx.add_path(Family::IPV4_UNICAST);
         let withdrawn_at = out.len();
         out.put_u16(0);
-        for n in &self.withdrawn {
-            attribute::check_afi(Family::IPV4_UNICAST, n.prefix)?;
-            encode_nlri_for(n, add_path, out);
-        }
+        encode_run(&self.withdrawn, Afi::IPV4, add_path, out)?;
         patch_len(out, withdrawn_at, "withdrawn routes")?;
         let attrs_at = out.len();
         out.put_u16(0);
         self.attributes.encode(ctx, out)?;
         patch_len(out, attrs_at, "path attributes")?;
-        for n in &self.nlri {
-            attribute::check_afi(Family::IPV4_UNICAST, n.prefix)?;
-            encode_nlri_for(n, add_path, out);
-        }
+        encode_run(&self.nlri, Afi::IPV4, add_path, out)?;
         finish_message(out, start, ctx.max_message_len())
     }
 

@@ -12,7 +12,7 @@ use super::{
 };
 use crate::context::Context;
 use crate::error::EncodeError;
-use crate::nlri::encode_nlri_for;
+use crate::nlri::encode_run;
 use crate::types::{Family, AS_TRANS};
 
 /// How [`PathAttributes::encode_with`] writes attributes.
@@ -292,26 +292,7 @@ fn put_mp_unreach(u: &MpUnreach, ctx: &Context, out: &mut BytesMut) -> Result<()
 fn put_mp_nlri(family: Family, nlri: &MpNlri, ctx: &Context, out: &mut BytesMut) -> Result<(), EncodeError> {
     match nlri {
         MpNlri::Opaque(b) => out.put_slice(b),
-        MpNlri::Prefixes(p) => {
-            let add_path = ctx.add_path(family);
-            for n in p {
-                check_afi(family, n.prefix)?;
-                encode_nlri_for(n, add_path, out);
-            }
-        }
+        MpNlri::Prefixes(p) => encode_run(p, family.afi, ctx.add_path(family), out)?,
     }
     Ok(())
-}
-
-/// A prefix must be of the family it is sent in.
-pub(crate) fn check_afi(family: Family, prefix: ipnet::IpNet) -> Result<(), EncodeError> {
-    let ok = match prefix {
-        ipnet::IpNet::V4(_) => family.afi == crate::types::Afi::IPV4,
-        ipnet::IpNet::V6(_) => family.afi == crate::types::Afi::IPV6,
-    };
-    if ok {
-        Ok(())
-    } else {
-        Err(EncodeError::Invalid(format!("prefix {prefix} in {family} NLRI")))
-    }
 }

@@ -4,10 +4,10 @@
 use bytes::{BufMut, BytesMut};
 
 use super::{finish_message, put_header};
-use crate::attribute::{check_afi, flags, put_next_hop, type_code as tc, EncodeOptions, PathAttributes};
+use crate::attribute::{flags, put_next_hop, type_code as tc, EncodeOptions, PathAttributes};
 use crate::context::{Context, HEADER_LEN};
 use crate::error::EncodeError;
-use crate::nlri::{encode_nlri_for, encoded_len};
+use crate::nlri::{encode_run, encoded_len};
 use crate::types::{Family, Nlri};
 
 /// Builds UPDATE messages for one family and one attribute set.
@@ -162,11 +162,7 @@ impl UpdateBuilder {
     }
 
     fn put_nlri(&self, batch: &[Nlri], out: &mut BytesMut) -> Result<(), EncodeError> {
-        for n in batch {
-            check_afi(self.family, n.prefix)?;
-            encode_nlri_for(n, self.add_path, out);
-        }
-        Ok(())
+        encode_run(batch, self.family.afi, self.add_path, out)
     }
 
     /// Splits `nlri` into runs that fit next to `fixed` octets and writes a
@@ -200,6 +196,7 @@ impl UpdateBuilder {
             let (batch, tail) = rest.split_at(n);
             rest = tail;
             let start = out.len();
+            out.reserve(size);
             put_header(out);
             let r = body(batch, size - fixed, out).and_then(|()| finish_message(out, start, self.max_len));
             if let Err(e) = r {
