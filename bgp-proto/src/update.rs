@@ -4,6 +4,23 @@
 //!  withdrawn routes length(2) | withdrawn routes | total path attribute length(2)
 //!  | path attributes | NLRI (to the end of the message)
 //! ```
+//!
+//! Decisions where the RFCs leave room, each cited where it is made:
+//! - Host bits set beyond a prefix length are masked, not an error: RFC 4271
+//!   §4.3 says "the value of trailing bits is irrelevant", and RFC 7606 §5.3
+//!   names only an over-long length and a field overrun as NLRI syntax
+//!   errors. (Those two reset the session: §3 j, no treat-as-withdraw
+//!   without parsed NLRI.)
+//! - Attributes are written with MP_REACH_NLRI / MP_UNREACH_NLRI first (RFC
+//!   7606 §5.1 "SHALL be encoded as the very first path attribute"), then in
+//!   ascending type-code order; Extended Length only above 255 octets. A
+//!   received message in that form re-encodes to its own bytes.
+//! - AS4_PATH / AS4_AGGREGATOR received on a 4-octet-AS session are kept as
+//!   opaque attributes (not merged; RFC 6793 §4.2.2), so they re-encode but
+//!   never alter the path.
+//! - A malformed MP_REACH_NLRI / MP_UNREACH_NLRI (including wrong flags)
+//!   resets the session with Optional Attribute Error (RFC 7606 §7.11, RFC
+//!   4760 §7), the attribute as data.
 
 use bytes::{BufMut, BytesMut};
 
@@ -67,9 +84,9 @@ pub fn decode_update(body: &[u8], ctx: &Context) -> Result<Update, UpdateError> 
         return Err(too_large());
     };
 
-    // RFC 7606 §5.3: a syntactically incorrect Withdrawn Routes or NLRI field
-    // cannot be handled by treat-as-withdraw (§3 e): session reset, Invalid
-    // Network Field (RFC 4271 §6.3).
+    // RFC 7606 §5.3, §3 i (Withdrawn Routes checked like NLRI): a
+    // syntactically incorrect field makes treat-as-withdraw impossible (§3 j):
+    // session reset, Invalid Network Field (RFC 4271 §6.3).
     let add_path = ctx.add_path(Family::IPV4_UNICAST);
     let invalid_network = |detail: String| reset(DecodeError::update(sub::INVALID_NETWORK_FIELD, Vec::new(), detail));
     let mut withdrawn = Vec::new();

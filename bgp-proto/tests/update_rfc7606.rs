@@ -193,10 +193,10 @@ fn s3d_nothing_is_mandatory_for_withdrawals_only() {
     assert!(u.attributes.mp_unreach.is_some());
 }
 
-// --- §3 f: the strongest action wins.
+// --- §3 h: the strongest action wins.
 
 #[test]
-fn s3f_session_reset_beats_an_earlier_treat_as_withdraw() {
+fn s3h_session_reset_beats_an_earlier_treat_as_withdraw() {
     let attrs = format!("40 01 01 07 {MANDATORY} 80 0f 03 0002 01 80 0f 03 0002 01");
     // ORIGIN 7 is treat-as-withdraw, the second ORIGIN a duplicate, and the
     // repeated MP_UNREACH_NLRI a session reset.

@@ -66,7 +66,7 @@ pub(crate) struct Decoded {
     /// Problems handled by attribute discard.
     pub issues: Vec<AttributeIssue>,
     /// The first problem whose action is treat-as-withdraw. Decoding goes on
-    /// after it, as a later session-reset problem is stronger (RFC 7606 §3 f)
+    /// after it, as a later session-reset problem is stronger (RFC 7606 §3 h)
     /// and MP_REACH_NLRI must be found to withdraw its NLRI.
     pub withdraw: Option<DecodeError>,
     /// Whether an attribute other than MP_UNREACH_NLRI was present
@@ -194,7 +194,9 @@ fn action_for(code: u8, attr_flags: u8) -> ErrorAction {
         // §7.11: the NLRI cannot be located reliably.
         tc::MP_REACH_NLRI | tc::MP_UNREACH_NLRI => ErrorAction::SessionReset,
         // §7.1-7.5, 7.8-7.10, 7.14; RFC 8092 §6 (LARGE_COMMUNITY); RFC 9234
-        // §5 (OTC); RFC 7606 §3 for an unrecognized well-known attribute.
+        // §5 (OTC). An unrecognized well-known attribute has no rule of its
+        // own: treat-as-withdraw, the approach RFC 7606 §2 makes the default
+        // for a malformed attribute (BIRD does the same).
         _ if attr_flags & flags::OPTIONAL == 0 || is_known(code) => ErrorAction::TreatAsWithdraw,
         _ => ErrorAction::AttributeDiscard,
     }
@@ -247,7 +249,7 @@ fn decode_one(
     }
     let Some(expected) = expected_flags(code) else {
         if attr_flags & flags::OPTIONAL == 0 {
-            // RFC 4271 §6.3 Unrecognized Well-known Attribute; RFC 7606 §3:
+            // RFC 4271 §6.3 Unrecognized Well-known Attribute; see action_for:
             // treat-as-withdraw.
             return Err(bad(sub::UNRECOGNIZED_WELL_KNOWN_ATTRIBUTE, format!("unknown well-known attribute {code}")));
         }
