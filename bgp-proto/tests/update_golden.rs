@@ -91,6 +91,7 @@ const UPDATE_DUMPS: &[&str] = &[
     "bgpdump__updates.20070211.0141.gz",
     "bgpdump__updates.20100722.2015.gz",
     "bgpdump__updates.20160811.1600.gz",
+    "bgpdump__updates.et-header.2015.gz",
     "ris-rrc00__updates.20181218.1140.gz",
     "ris-rrc06__updates.20150401.0000.gz",
     "ris-rrc15__updates.20100227.1600.gz",
