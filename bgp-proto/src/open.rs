@@ -129,14 +129,21 @@ impl Open {
 
     /// The semantic checks of RFC 4271 §6.2 that need no configuration, in
     /// the RFC's order: version 4 (else Unsupported Version Number with data
-    /// = 2-octet largest supported version, 4), BGP identifier not 0 (RFC
-    /// 6286 §2; else Bad BGP Identifier), every optional parameter known
-    /// (else Unsupported Optional Parameter), hold time 0 or at least 3
-    /// (else Unacceptable Hold Time). Peer AS and hold-time policy are the
+    /// = 2-octet largest supported version, 4), hold time 0 or at least 3
+    /// (else Unacceptable Hold Time), BGP identifier not 0 (RFC 6286 §2;
+    /// else Bad BGP Identifier), every optional parameter known (else
+    /// Unsupported Optional Parameter). Peer AS and hold-time policy are the
     /// session's business.
     pub fn validate(&self) -> Result<(), DecodeError> {
         if self.version != BGP_VERSION {
             return Err(unsupported_version(self.version));
+        }
+        if matches!(self.hold_time, 1 | 2) {
+            return Err(DecodeError::open(
+                open_subcode::UNACCEPTABLE_HOLD_TIME,
+                Vec::new(),
+                format!("hold time of {} s (must be 0 or at least 3)", self.hold_time),
+            ));
         }
         if self.bgp_id.is_unspecified() {
             return Err(DecodeError::open(open_subcode::BAD_BGP_IDENTIFIER, Vec::new(), "BGP identifier is 0"));
@@ -148,13 +155,6 @@ impl Open {
                 open_subcode::UNSUPPORTED_OPTIONAL_PARAMETER,
                 Vec::new(),
                 format!("unsupported optional parameter type {param_type}"),
-            ));
-        }
-        if matches!(self.hold_time, 1 | 2) {
-            return Err(DecodeError::open(
-                open_subcode::UNACCEPTABLE_HOLD_TIME,
-                Vec::new(),
-                format!("hold time of {} s (must be 0 or at least 3)", self.hold_time),
             ));
         }
         Ok(())

@@ -311,6 +311,16 @@ fn open_semantic_checks() {
     assert_eq!(check(Open { hold_time: 0, ..ok.clone() }), Ok(()));
     assert_eq!(check(Open { hold_time: 3, ..ok.clone() }), Ok(()));
     assert_eq!(check(Open { bgp_id: Ipv4Addr::UNSPECIFIED, ..ok.clone() }), Err((2, 3, String::new())));
+    // RFC 4271 §6.2 order: version, hold time, identifier, parameters.
+    let unknown = vec![OptionalParameter::Unknown { param_type: 1, value: Bytes::new() }];
+    let all_bad = Open { version: 5, hold_time: 1, bgp_id: Ipv4Addr::UNSPECIFIED, parameters: unknown, ..ok.clone() };
+    assert_eq!(check(all_bad.clone()), Err((2, 1, "0004".into())));
+    assert_eq!(check(Open { version: 4, ..all_bad.clone() }), Err((2, 6, String::new())));
+    assert_eq!(check(Open { version: 4, hold_time: 3, ..all_bad.clone() }), Err((2, 3, String::new())));
+    assert_eq!(
+        check(Open { version: 4, hold_time: 3, bgp_id: Ipv4Addr::new(1, 1, 1, 1), ..all_bad }),
+        Err((2, 4, String::new()))
+    );
     // Decode itself accepts all of them.
     for o in [Open { hold_time: 1, ..ok.clone() }, Open { bgp_id: Ipv4Addr::UNSPECIFIED, ..ok.clone() }] {
         let wire = encode(&Message::Open(o.clone()), &Context::default());
