@@ -215,6 +215,32 @@ proptest! {
     }
 
     #[test]
+    fn mutated_opens_decode_or_fail_cleanly(
+        m in open(),
+        edits in vec((any::<prop::sample::Index>(), any::<u8>()), 1..6),
+        cut in any::<prop::sample::Index>(),
+    ) {
+        // A valid OPEN with a few octets of its body changed and perhaps cut
+        // short: a value that round-trips, or an OPEN/header error.
+        let mut out = BytesMut::new();
+        m.encode(&mut out).expect("encodes");
+        let mut body = out[19..].to_vec();
+        for (at, value) in edits {
+            let i = at.index(body.len());
+            body[i] = value;
+        }
+        body.truncate(cut.index(body.len() + 1).max(10));
+        match Open::decode(&body) {
+            Ok(open) => {
+                let mut again = BytesMut::new();
+                open.encode(&mut again).expect("re-encodes");
+                prop_assert_eq!(Open::decode(&again[19..]), Ok(open));
+            }
+            Err(e) => prop_assert!(e.code == 2 && matches!(e.subcode, 0 | 1), "{e}"),
+        }
+    }
+
+    #[test]
     fn framing_is_independent_of_segmentation(
         ms in vec(message(), 1..6),
         cuts in vec(any::<prop::sample::Index>(), 0..8),
