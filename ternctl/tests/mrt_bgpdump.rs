@@ -45,9 +45,14 @@ fn first_difference(ours: &[u8], theirs: &[u8]) -> String {
 fn compare(file: &str) {
     let path = data_dir().join(file);
     assert!(path.is_file(), "{} is missing", path.display());
+    // Both at once: bgpdump needs about a minute for the full IPv6 RIB.
+    let ours = {
+        let path = path.clone();
+        std::thread::spawn(move || run(Command::new(env!("CARGO_BIN_EXE_ternctl")).arg("mrt").arg(&path), "ternctl"))
+    };
     let theirs = run(Command::new("bgpdump").arg("-m").arg(&path), "bgpdump");
+    let ours = ours.join().expect("ternctl runner");
     assert!(theirs.status.success(), "bgpdump failed on {file}: {}", String::from_utf8_lossy(&theirs.stderr));
-    let ours = run(Command::new(env!("CARGO_BIN_EXE_ternctl")).arg("mrt").arg(&path), "ternctl");
     assert!(ours.status.success(), "ternctl failed on {file}: {}", String::from_utf8_lossy(&ours.stderr));
     assert!(!theirs.stdout.is_empty(), "bgpdump printed nothing for {file}");
     assert!(

@@ -188,6 +188,7 @@ impl<'a> TableDumpEntry<'a> {
     }
 
     /// Decodes the attributes (2-octet AS numbers, RFC 6396 §4.2).
+    #[inline]
     pub fn decode_attributes(&self) -> Result<(PathAttributes, Vec<AttributeIssue>), UpdateError> {
         decode_path_attributes(self.attributes, &Context::legacy(), Some(self.family()))
     }
@@ -347,6 +348,7 @@ impl RibEntry<'_> {
     /// Decodes the attributes of an entry of a RIB record of `family`: 4-octet
     /// AS numbers; MP_REACH_NLRI in the abbreviated RFC 6396 form, the full
     /// RFC 4760 form, or absent.
+    #[inline]
     pub fn decode_attributes(&self, family: Family) -> Result<(PathAttributes, Vec<AttributeIssue>), UpdateError> {
         decode_path_attributes(self.attributes, &Context::default(), Some(family))
     }
