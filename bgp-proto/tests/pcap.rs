@@ -15,7 +15,11 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-use common::capture::{bgp_streams, split_messages};
+use bgp_proto::capability::{AddPathMode, Capability};
+use bgp_proto::open::OptionalParameter;
+use bgp_proto::{Context, DecodeError, Family, Framer, Message, Open};
+use bytes::BytesMut;
+use common::capture::{bgp_streams, read_segments, split_messages, Stream, MARKER};
 
 /// How a capture's messages must decode.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,8 +43,6 @@ enum NoOpen {
 }
 
 /// What one capture must give.
-// `outcome` and `no_open` drive the decode test that follows the codec's framer.
-#[allow(dead_code)]
 struct Capture {
     file: &'static str,
     /// Complete messages per type, in the words of SOURCES.md ("none" for none).
@@ -50,14 +52,16 @@ struct Capture {
     other_bytes: usize,
     outcome: Outcome,
     no_open: NoOpen,
+    /// When not empty: the only NOTIFICATION code/subcode pairs the errors may carry.
+    error_codes: &'static [(u8, u8)],
 }
 
 const fn clean(file: &'static str, messages: &'static str) -> Capture {
-    Capture { file, messages, other_bytes: 0, outcome: Outcome::Clean, no_open: NoOpen::As4 }
+    Capture { file, messages, other_bytes: 0, outcome: Outcome::Clean, no_open: NoOpen::As4, error_codes: &[] }
 }
 
 const fn errors(file: &'static str, messages: &'static str) -> Capture {
-    Capture { file, messages, other_bytes: 0, outcome: Outcome::Errors, no_open: NoOpen::As4 }
+    Capture { file, messages, other_bytes: 0, outcome: Outcome::Errors, no_open: NoOpen::As4, error_codes: &[] }
 }
 
 impl Capture {
@@ -68,6 +72,10 @@ impl Capture {
     const fn no_open(self, no_open: NoOpen) -> Capture {
         Capture { no_open, ..self }
     }
+
+    const fn error_codes(self, error_codes: &'static [(u8, u8)]) -> Capture {
+        Capture { error_codes, ..self }
+    }
 }
 
 /// The captures and their reference counts (SOURCES.md, "Independent
@@ -76,8 +84,9 @@ impl Capture {
 #[rustfmt::skip]
 const CAPTURES: &[Capture] = &[
     clean("tcpdump__bgp-4byte-asn.pcap", "KEEPALIVE 16, UPDATE 10, OPEN 8, NOTIFICATION 1"),
-    // Crafted, no OPEN: ADD-PATH assumed (SOURCES.md); NEXT_HOP of length 0 is malformed.
-    errors("tcpdump__bgp-addpath.pcap", "UPDATE 1").no_open(NoOpen::As2AddPath),
+    // Crafted, no OPEN: ADD-PATH assumed (SOURCES.md). MP_REACH_NLRI is flagged well-known
+    // (0x40): Attribute Flags Error (RFC 4271 §6.3), and its NLRI cannot be trusted (RFC 7606 §5.3).
+    errors("tcpdump__bgp-addpath.pcap", "UPDATE 1").no_open(NoOpen::As2AddPath).error_codes(&[(3, 4)]),
     clean("tcpdump__bgp-aigp.pcap", "UPDATE 2"),
     clean("tcpdump__bgp-large-community.pcap", "UPDATE 5"),
     clean("tcpdump__bgp-lu-multiple-labels.pcap", "KEEPALIVE 8, UPDATE 7, OPEN 4, NOTIFICATION 1"),
@@ -93,7 +102,8 @@ const CAPTURES: &[Capture] = &[
     clean("tcpdump__bgp_vpn_attrset.pcap", "UPDATE 1").no_open(NoOpen::As2),
     clean("tcpdump__mpbgp-linklocal-nexthop.pcap", "UPDATE 1").no_open(NoOpen::As2),
     errors("tcpdump__bgp-as-path-oobr.pcap", "UPDATE 334").other(14321),
-    errors("tcpdump__bgp-infinite-loop.pcap", "UPDATE 4").other(60),
+    // 19-octet UPDATEs: Bad Message Length (RFC 4271 §6.1, minimum 23).
+    errors("tcpdump__bgp-infinite-loop.pcap", "UPDATE 4").other(60).error_codes(&[(1, 2)]),
     errors("tcpdump__bgp_mp_reach_nlri-oobr.pcap", "UPDATE 6").other(2310),
     // The only packet is a first IP fragment: no complete segment, nothing to decode.
     clean("tcpdump__bgp-bgp_capabilities_print-oobr-1.pcap", "none"),
@@ -222,4 +232,329 @@ fn reassembly_reproduces_reference_framing() {
         }
     }
     assert!(failures.is_empty(), "{failures}");
+}
+
+/// The capabilities an OPEN advertises (RFC 5492), flattened.
+fn capabilities(open: &Open) -> Vec<&Capability> {
+    open.parameters
+        .iter()
+        .flat_map(|p| match p {
+            OptionalParameter::Capabilities(caps) => caps.iter().collect(),
+            OptionalParameter::Unknown { .. } => Vec::new(),
+        })
+        .collect()
+}
+
+/// Families for which `open` advertises ADD-PATH in a mode that `wanted` accepts.
+fn add_path_families(open: &Open, send: bool) -> Vec<Family> {
+    let mut out = Vec::new();
+    for cap in capabilities(open) {
+        if let Capability::AddPath(families) = cap {
+            for f in families {
+                let ok = match f.mode {
+                    AddPathMode::Both => true,
+                    AddPathMode::Send => send,
+                    AddPathMode::Receive => !send,
+                    AddPathMode::Other(_) => false,
+                };
+                if ok {
+                    out.push(f.family);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Decode context for the messages one speaker sends, from the OPEN it sent
+/// and the OPEN its peer sent: 4-octet AS when both advertise it (RFC 6793
+/// §4), ADD-PATH where the sender may send and the receiver receive (RFC 7911
+/// §4), extended messages when both advertise them (RFC 8654 §3), extended
+/// next hop where both list the family (RFC 8950 §4). When the capture holds
+/// only one of the two OPENs, that one decides, except for ADD-PATH, which
+/// needs both (tcpdump's bgp-role capture: the receiver offers to receive
+/// paths, the sender never sends them).
+fn direction_context(sender: Option<&Open>, receiver: Option<&Open>, no_open: NoOpen) -> Context {
+    let opens: Vec<&Open> = [sender, receiver].into_iter().flatten().collect();
+    if opens.is_empty() {
+        return match no_open {
+            NoOpen::As4 => Context::default(),
+            NoOpen::As2 => Context::legacy(),
+            NoOpen::As2AddPath => {
+                Context { add_path: vec![Family::IPV4_UNICAST, Family::IPV6_UNICAST], ..Context::legacy() }
+            }
+        };
+    }
+    let all = |f: &dyn Fn(&Capability) -> bool| opens.iter().all(|o| capabilities(o).into_iter().any(f));
+    let four_octet_as = all(&|c| matches!(c, Capability::FourOctetAs(_)));
+    let extended_message = all(&|c| matches!(c, Capability::ExtendedMessage));
+    // ADD-PATH takes both sides: with one OPEN missing nothing is known to be negotiated.
+    let mut add_path = match (sender, receiver) {
+        (Some(s), Some(r)) => {
+            let recv = add_path_families(r, false);
+            add_path_families(s, true).into_iter().filter(|f| recv.contains(f)).collect()
+        }
+        _ => Vec::new(),
+    };
+    add_path.dedup();
+    let enh = |o: &Open| -> Vec<Family> {
+        capabilities(o)
+            .into_iter()
+            .flat_map(|c| match c {
+                Capability::ExtendedNextHop(list) => list.iter().map(|e| e.family).collect(),
+                _ => Vec::new(),
+            })
+            .collect()
+    };
+    let first = enh(opens[0]);
+    let extended_next_hop = first.into_iter().filter(|f| opens.iter().all(|o| enh(o).contains(f))).collect();
+    Context { four_octet_as, add_path, extended_message, extended_next_hop }
+}
+
+/// The first OPEN of a stream, if it starts with one.
+fn first_open(stream: &Stream) -> Option<Open> {
+    let chunk = stream.chunks.first()?;
+    let mut framer = Framer::with_max_message_len(bgp_proto::context::MAX_EXTENDED_MESSAGE_LEN);
+    framer.push(chunk);
+    while let Ok(Some(frame)) = framer.next_frame() {
+        if let Ok(Message::Open(open)) = frame.decode(&Context::default()) {
+            return Some(open);
+        }
+    }
+    None
+}
+
+/// What the codec made of one capture.
+#[derive(Default)]
+struct Decoded {
+    /// Frames per message type.
+    frames: BTreeMap<u8, usize>,
+    /// Bytes skipped to resynchronise after a header error, plus truncated tails.
+    other_bytes: usize,
+    /// Header, message and UPDATE errors, each with its action.
+    errors: Vec<(DecodeError, String)>,
+    /// Messages that did not decode back to themselves after encoding.
+    round_trip_failures: Vec<String>,
+}
+
+/// A NOTIFICATION code/subcode pair that RFC 4271 §4.5 (and RFC 7313 §5)
+/// define; subcode 0 is "unspecific".
+fn classified(e: &DecodeError) -> bool {
+    match e.code {
+        1 => (1..=3).contains(&e.subcode),
+        2 => matches!(e.subcode, 0..=4 | 6 | 7 | 11),
+        3 => matches!(e.subcode, 0..=6 | 8..=11),
+        7 => e.subcode == 1,
+        _ => false,
+    }
+}
+
+/// Frames one reassembled chunk with the codec's framer and decodes every
+/// frame. After a header error, or at a truncated tail, framing restarts at
+/// the next marker, as the reference splitter does, so malformed captures
+/// are decoded as far as they go.
+fn decode_chunk(chunk: &[u8], ctx: &Context, out: &mut Decoded) {
+    let mut pos = 0;
+    while pos < chunk.len() {
+        let mut framer = Framer::new(ctx);
+        framer.push(&chunk[pos..]);
+        loop {
+            match framer.next_frame() {
+                Ok(Some(frame)) => {
+                    *out.frames.entry(frame.msg_type).or_insert(0) += 1;
+                    match frame.decode(ctx) {
+                        Ok(msg) => check_round_trip(frame.msg_type, msg, ctx, out),
+                        Err(e) => out.errors.push((e.error().clone(), format!("{:?}", e.action()))),
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    out.errors.push((e, "header".to_string()));
+                    break;
+                }
+            }
+        }
+        let stop = pos + framer.offset() as usize;
+        if stop >= chunk.len() {
+            break;
+        }
+        let next =
+            chunk[stop + 1..].windows(MARKER.len()).position(|w| w == MARKER).map_or(chunk.len(), |p| stop + 1 + p);
+        out.other_bytes += next - stop;
+        pos = next;
+    }
+}
+
+/// The decoded message has the frame's type, and encoding it gives a message
+/// that decodes to the same value (less attributes RFC 7606 discarded).
+fn check_round_trip(msg_type: u8, mut msg: Message, ctx: &Context, out: &mut Decoded) {
+    let variant_type = match &msg {
+        Message::Open(_) => 1,
+        Message::Update(_) => 2,
+        Message::Notification(_) => 3,
+        Message::Keepalive => 4,
+        Message::RouteRefresh(_) => 5,
+    };
+    if variant_type != msg_type {
+        out.round_trip_failures.push(format!("type {msg_type} decoded as {msg:?}"));
+        return;
+    }
+    if let Message::Update(u) = &mut msg {
+        u.discarded.clear();
+    }
+    let mut buf = BytesMut::new();
+    let again = match msg.encode(ctx, &mut buf) {
+        Ok(()) => buf.get(19..).map(|body| Message::decode(msg_type, body, ctx)),
+        Err(e) => {
+            out.round_trip_failures.push(format!("{msg:?} does not encode: {e}"));
+            return;
+        }
+    };
+    match again {
+        Some(Ok(mut m)) => {
+            if let Message::Update(u) = &mut m {
+                u.discarded.clear();
+            }
+            if m != msg {
+                out.round_trip_failures.push(format!("{msg:?} came back as {m:?}"));
+            }
+        }
+        other => out.round_trip_failures.push(format!("{msg:?} re-encoded does not decode: {other:?}")),
+    }
+}
+
+fn decode_capture(c: &Capture) -> Decoded {
+    let streams = bgp_streams(&read_capture(c.file)).unwrap_or_else(|e| panic!("{}: {e}", c.file));
+    let opens: Vec<Option<Open>> = streams.iter().map(first_open).collect();
+    let mut out = Decoded::default();
+    for (i, stream) in streams.iter().enumerate() {
+        // The OPEN of the other direction of the same connection.
+        let peer = streams
+            .iter()
+            .enumerate()
+            .find(|(j, s)| *j != i && s.connection == stream.connection && s.src == stream.dst)
+            .and_then(|(j, _)| opens[j].as_ref());
+        let ctx = direction_context(opens[i].as_ref(), peer, c.no_open);
+        for chunk in &stream.chunks {
+            decode_chunk(chunk, &ctx, &mut out);
+        }
+    }
+    out
+}
+
+/// The codec's framer finds the reference number of messages of each type in
+/// every capture, well-formed captures decode without one error and re-encode
+/// to themselves, and malformed ones give classified errors.
+#[test]
+fn codec_decodes_every_capture() {
+    let mut failures = String::new();
+    for c in CAPTURES {
+        let d = decode_capture(c);
+        let want = parse_counts(c.messages);
+        if d.frames != want || d.other_bytes != c.other_bytes {
+            writeln!(
+                failures,
+                "{}: framer found {:?} + {} other bytes, want {:?}",
+                c.file, d.frames, d.other_bytes, c.messages
+            )
+            .ok();
+        }
+        for (e, action) in &d.errors {
+            if !c.error_codes.is_empty() && !c.error_codes.contains(&(e.code, e.subcode)) {
+                writeln!(
+                    failures,
+                    "{}: error {}/{} ({action}) not in {:?}: {}",
+                    c.file, e.code, e.subcode, c.error_codes, e.detail
+                )
+                .ok();
+            }
+            if !classified(e) {
+                writeln!(failures, "{}: unclassified error {}/{} ({action}): {}", c.file, e.code, e.subcode, e.detail)
+                    .ok();
+            }
+        }
+        match c.outcome {
+            Outcome::Clean => {
+                for (e, action) in &d.errors {
+                    writeln!(
+                        failures,
+                        "{}: unexpected error {}/{} ({action}): {}",
+                        c.file, e.code, e.subcode, e.detail
+                    )
+                    .ok();
+                }
+                for f in &d.round_trip_failures {
+                    writeln!(failures, "{}: round trip: {f}", c.file).ok();
+                }
+            }
+            Outcome::Errors if d.errors.is_empty() => {
+                writeln!(failures, "{}: malformed capture decoded without an error", c.file).ok();
+            }
+            Outcome::Errors => {}
+        }
+    }
+    assert!(failures.is_empty(), "{failures}");
+}
+
+/// Every TCP segment's payload alone, under several contexts: whatever the
+/// cut, the framer and the decoders return values or classified errors.
+#[test]
+fn every_segment_alone_decodes_or_fails_cleanly() {
+    let contexts = [
+        Context::default(),
+        Context::legacy(),
+        Context {
+            add_path: vec![Family::IPV4_UNICAST, Family::IPV6_UNICAST],
+            extended_message: true,
+            ..Context::default()
+        },
+    ];
+    let mut failures = String::new();
+    let mut frames = 0;
+    for c in CAPTURES {
+        let segments = read_segments(&read_capture(c.file)).unwrap_or_else(|e| panic!("{}: {e}", c.file));
+        for seg in segments.iter().filter(|s| !s.payload.is_empty()) {
+            for ctx in &contexts {
+                let mut d = Decoded::default();
+                decode_chunk(&seg.payload, ctx, &mut d);
+                frames += d.frames.values().sum::<usize>();
+                for (e, action) in d.errors.iter().filter(|(e, _)| !classified(e)) {
+                    writeln!(
+                        failures,
+                        "{}: unclassified error {}/{} ({action}): {}",
+                        c.file, e.code, e.subcode, e.detail
+                    )
+                    .ok();
+                }
+            }
+        }
+    }
+    assert!(frames > 1000, "only {frames} frames found in single segments");
+    assert!(failures.is_empty(), "{failures}");
+}
+
+/// The decode contexts derived from real OPENs: ADD-PATH as negotiated in
+/// packetlife's capture, 2-octet AS where a speaker lacks the capability.
+#[test]
+fn contexts_follow_the_opens() {
+    let context_of = |file: &str| -> Vec<Context> {
+        let streams = bgp_streams(&read_capture(file)).expect(file);
+        let opens: Vec<Option<Open>> = streams.iter().map(first_open).collect();
+        // Streams that carried data (a SYN-only direction has no context to speak of).
+        (0..streams.len())
+            .filter(|&i| !streams[i].chunks.is_empty())
+            .map(|i| {
+                let peer = (0..streams.len())
+                    .find(|&j| j != i && streams[j].connection == streams[i].connection)
+                    .and_then(|j| opens[j].as_ref());
+                direction_context(opens[i].as_ref(), peer, NoOpen::As4)
+            })
+            .collect()
+    };
+    let add_path = context_of("packetlife__bgp-add-path.pcap");
+    assert_eq!(add_path.len(), 2);
+    assert!(add_path.iter().all(|c| c.four_octet_as));
+    assert!(add_path.iter().any(|c| c.add_path == vec![Family::IPV4_UNICAST]), "{add_path:?}");
+    let wiki = context_of("wireshark-wiki__bgp.pcap");
+    assert!(!wiki.is_empty() && wiki.iter().all(|c| !c.four_octet_as && c.add_path.is_empty()), "{wiki:?}");
 }
