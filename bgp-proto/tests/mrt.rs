@@ -635,3 +635,41 @@ fn writer_round_trip() {
     }
     assert_eq!(&again[..], &out[..]);
 }
+
+/// Every BGP message of the collector and daemon dumps decodes as a
+/// `Message` of the type its header names.
+#[test]
+fn bgp4mp_messages_decode() {
+    for file in [
+        "mrtparse__quagga_bgp",
+        "mrtparse__openbgpd_bgp",
+        "mrtparse__bird-mrtdump_bgp",
+        "ris-rrc15__updates.20100227.1600.gz",
+        "bgpdump__updates.20160811.1600.gz",
+        "ris-rrc06__updates.20150401.0000.gz",
+    ] {
+        let data = read(file);
+        let (mut total, mut ok) = (0, 0);
+        for rec in SliceReader::new(&data) {
+            if let Record::Bgp4mpMessage(m) = decode_record(&rec.expect("framed")).expect("decodes") {
+                total += 1;
+                let (ty, _) = m.split_message().expect("header");
+                match m.decode_message() {
+                    Ok(msg) => {
+                        let decoded_type = match msg {
+                            bgp_proto::Message::Open(_) => 1,
+                            bgp_proto::Message::Update(_) => 2,
+                            bgp_proto::Message::Notification(_) => 3,
+                            bgp_proto::Message::Keepalive => 4,
+                            bgp_proto::Message::RouteRefresh(_) => 5,
+                        };
+                        assert_eq!(decoded_type, ty, "{file}");
+                        ok += 1;
+                    }
+                    Err(e) => eprintln!("{file}: {e}"),
+                }
+            }
+        }
+        assert_eq!(ok, total, "{file}: messages that decode");
+    }
+}

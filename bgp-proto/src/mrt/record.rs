@@ -12,6 +12,7 @@ use super::{
 use crate::attribute::{decode_path_attributes, PathAttributes};
 use crate::context::{Context, HEADER_LEN};
 use crate::error::{AttributeIssue, UpdateError};
+use crate::message::Message;
 use crate::types::{Afi, Family, Safi};
 
 /// A checked big-endian reader over a record body.
@@ -477,6 +478,13 @@ impl<'a> Bgp4mpMessage<'a> {
         }
         let body = body.get(..len - HEADER_LEN).ok_or_else(|| bad("BGP message length"))?;
         Ok((head[18], body))
+    }
+
+    /// Decodes the BGP message with [`Bgp4mpMessage::context`].
+    pub fn decode_message(&self) -> Result<Message, MrtError> {
+        let (msg_type, body) = self.split_message()?;
+        Message::decode(msg_type, body, &self.context())
+            .map_err(|e| MrtError::new(self.offset, MrtErrorKind::Bgp { detail: e.to_string() }))
     }
 }
 
