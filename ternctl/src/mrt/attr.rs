@@ -611,3 +611,89 @@ pub fn push_ipv6(out: &mut Vec<u8>, a: &[u8; 16]) {
         i += 1;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v6(s: &str) -> String {
+        let a: std::net::Ipv6Addr = s.parse().expect("address");
+        let mut out = Vec::new();
+        push_ipv6(&mut out, &a.octets());
+        String::from_utf8(out).expect("ascii")
+    }
+
+    #[test]
+    fn ipv6_text_matches_bgpdump() {
+        // bgpdump's own round-trip cases (`bgpdump -T`).
+        for s in ["fe80::", "2001:db8::1", "::ffff:192.168.2.1", "::192.168.1.2", "2001:7f8:30::2:1:0:8447"] {
+            assert_eq!(v6(s), s);
+        }
+        // A single zero group is compressed too, the first of equal runs wins,
+        // and :: / ::1 are not IPv4-compatible.
+        assert_eq!(v6("2001:db8:0:1:1:1:1:1"), "2001:db8::1:1:1:1:1");
+        assert_eq!(v6("2001:0:0:1:0:0:1:1"), "2001::1:0:0:1:1");
+        assert_eq!(v6("2001:200:0:fe00::6249:0"), "2001:200:0:fe00::6249:0");
+        assert_eq!(v6("::"), "::");
+        assert_eq!(v6("::1"), "::1");
+        assert_eq!(v6("::2"), "::0.0.0.2");
+    }
+
+    fn path(data: &[u8], asn_len: usize) -> (String, usize) {
+        let mut out = Vec::new();
+        let n = aspath_string(data, asn_len, &mut out);
+        (String::from_utf8(out).expect("ascii"), n)
+    }
+
+    #[test]
+    fn as_path_text_with_sets_and_confederations() {
+        // SEQUENCE 1 2, SET {3,4}, CONFED_SEQUENCE (5), CONFED_SET [6,7], 2-octet.
+        let p = [2, 2, 0, 1, 0, 2, 1, 2, 0, 3, 0, 4, 3, 1, 0, 5, 4, 2, 0, 6, 0, 7];
+        assert_eq!(path(&p, 2), ("1 2 {3,4} (5) [6,7]".into(), 5));
+        // Truncated segment and unknown segment type.
+        assert_eq!(path(&[2, 3, 0, 1, 0, 2], 2), ("! Error !".into(), 0));
+        assert_eq!(path(&[9, 1, 0, 1], 2), ("! Error !".into(), 0));
+        assert_eq!(path(&[2, 1, 0xfa, 0x56, 0xea, 0], 4), ("4200000000".into(), 1));
+    }
+
+    #[test]
+    fn as4_path_merge_repeats_the_first_segment_like_bgpdump() {
+        // AS_PATH {10,11} 23456 23456 (count 3), AS4_PATH 4200000000 (count 1):
+        // bgpdump copies its first segment until two ASNs are counted.
+        let old = [1, 2, 0, 10, 0, 11, 2, 2, 0x5b, 0xa0, 0x5b, 0xa0];
+        let new = [2, 1, 0xfa, 0x56, 0xea, 0];
+        let mut merged = Vec::new();
+        merge_paths(&old, 3, &new, 1, &mut merged);
+        assert_eq!(path(&merged, 4).0, "{10,11} {10,11} 4200000000");
+        // A sequence is cut to the ASNs still wanted.
+        let old = [2, 3, 0, 1, 0, 2, 0x5b, 0xa0];
+        merged.clear();
+        merge_paths(&old, 3, &new, 1, &mut merged);
+        assert_eq!(path(&merged, 4).0, "1 2 4200000000");
+    }
+
+    #[test]
+    fn short_fields_read_as_zero_padded() {
+        let mut s = Ms::new(&[1, 2]);
+        assert_eq!(s.getl(), 0x0102_0000);
+        assert_eq!(s.getc(), 0);
+        let mut text = AttrText::default();
+        // MED of 2 octets, COMMUNITIES with no-export, AGGREGATOR of 8 octets
+        // (4-octet AS) on a 2-octet session: bgpdump reads AS 0 and the
+        // address from the AS's low half (OpenBGPD's TABLE_DUMP shows this).
+        let block = [
+            &[0u8, 23][..],
+            &[0x80, 4, 2, 1, 2],
+            &[0xc0, 8, 4, 0xff, 0xff, 0xff, 1],
+            &[0xc0, 7, 8, 0, 0, 0xfd, 0xe8, 10, 0, 0, 1],
+        ]
+        .concat();
+        let mut s = Ms::new(&block);
+        let a = parse_attributes(&mut s, 2, false, &mut text);
+        assert_eq!(a.med, 0x0102_0000);
+        assert_eq!(text.community, b" no-export");
+        assert_eq!((a.aggregator_as, a.aggregator_addr), (0, [0xfd, 0xe8, 10, 0]));
+        assert!(a.has(ATTR_AGGREGATOR) && !a.has(ATTR_LOCAL_PREF));
+        assert_eq!(s.can_read(), 0);
+    }
+}
