@@ -4,19 +4,18 @@
 
 use std::time::{Duration, Instant};
 
-use futures::future::BoxFuture;
-use futures::stream::FuturesUnordered;
-use futures::{FutureExt, StreamExt, TryStreamExt};
+use futures::{StreamExt, TryStreamExt};
 use ipnet::IpNet;
 use rtnetlink::packet_core::NetlinkPayload;
 use rtnetlink::packet_route::RouteNetlinkMessage;
 use rtnetlink::Handle;
 use tokio::sync::{mpsc, oneshot};
 
+use crate::batch::Batcher;
 use crate::filter::RouteFilter;
-use crate::message::{build_delete, build_route, parse_link, parse_route, route_dump_request};
+use crate::message::{parse_link, parse_route, route_dump_request};
 use crate::netns::{self, Messages};
-use crate::reconcile::{FibOp, FibOpKind, OpResult, Reconciler, ReconcilerConfig, ReconcilerStatus};
+use crate::reconcile::{Reconciler, ReconcilerConfig, ReconcilerStatus};
 use crate::route::{InvalidRoute, LocalRoute, LocalRouteEvent, Route, PROTO_BIRD, TABLE_MAIN};
 use crate::view::{KernelView, Link};
 use crate::FibError;
@@ -46,7 +45,8 @@ pub struct FibConfig {
     /// How often refused routes are tried again (besides on link changes).
     pub retry_interval: Duration,
     pub shutdown: ShutdownMode,
-    /// Install/remove requests in flight at once.
+    /// Install/remove requests handed to the kernel in one batch (sent in
+    /// `sendmsg`s of up to 64 KiB each).
     pub max_in_flight: usize,
     /// Bound on one request's answer; past it the route is retried.
     pub request_timeout: Duration,
@@ -67,7 +67,7 @@ impl Default for FibConfig {
             stale_deadline: Duration::from_secs(120),
             retry_interval: Duration::from_secs(5),
             shutdown: ShutdownMode::Keep,
-            max_in_flight: 256,
+            max_in_flight: 4096,
             request_timeout: Duration::from_secs(10),
             event_buffer: 8 << 20,
             request_buffer: 4 << 20,
@@ -148,6 +148,7 @@ impl Fib {
         let sockets = netns::open(netns, config.request_buffer, config.event_buffer).await?;
         let (req_conn, handle) = sockets.requests;
         let (ev_conn, messages) = sockets.events;
+        let batcher = Batcher::new(sockets.install, config.table, config.protocol, config.request_timeout);
         tokio::spawn(req_conn);
         tokio::spawn(ev_conn);
         let (events_tx, events_rx) = mpsc::unbounded_channel();
@@ -164,7 +165,7 @@ impl Fib {
             handle,
             messages,
             events: events_tx,
-            in_flight: FuturesUnordered::new(),
+            batcher,
             settle_waiters: Vec::new(),
             resync_needed: false,
             resyncs: 0,
@@ -231,8 +232,6 @@ impl Fib {
     }
 }
 
-type OpFuture = BoxFuture<'static, (u64, OpResult)>;
-
 struct Driver {
     config: FibConfig,
     view: KernelView,
@@ -240,37 +239,11 @@ struct Driver {
     handle: Handle,
     messages: Messages,
     events: mpsc::UnboundedSender<LocalRouteEvent>,
-    in_flight: FuturesUnordered<OpFuture>,
+    batcher: Batcher,
     settle_waiters: Vec<oneshot::Sender<()>>,
     resync_needed: bool,
     resyncs: u64,
     overruns: u64,
-}
-
-const EIO: i32 = 5;
-const ETIMEDOUT: i32 = 110;
-
-fn run_op(handle: &Handle, op: FibOp, config: &FibConfig) -> OpFuture {
-    let request = match &op.kind {
-        FibOpKind::Replace { route, ifindexes } => {
-            handle.route().add(build_route(route, ifindexes, config.table, config.protocol)).replace().execute().boxed()
-        }
-        FibOpKind::Delete { key } => handle.route().del(build_delete(key, config.protocol)).execute().boxed(),
-    };
-    let timeout = config.request_timeout;
-    async move {
-        let result = match tokio::time::timeout(timeout, request).await {
-            Ok(Ok(())) => OpResult::Done,
-            Ok(Err(rtnetlink::Error::NetlinkError(e))) => OpResult::Failed(-e.raw_code()),
-            Ok(Err(e)) => {
-                tracing::warn!(error = %e, "netlink request failed");
-                OpResult::Failed(EIO)
-            }
-            Err(_) => OpResult::Failed(ETIMEDOUT),
-        };
-        (op.id, result)
-    }
-    .boxed()
 }
 
 impl Driver {
@@ -356,11 +329,24 @@ impl Driver {
         }
     }
 
-    fn launch_ops(&mut self) {
-        let now = Instant::now();
-        while self.in_flight.len() < self.config.max_in_flight.max(1) {
-            let Some(op) = self.reconciler.poll_op(now) else { break };
-            self.in_flight.push(run_op(&self.handle, op, &self.config));
+    /// Runs what the reconciler wants done, a batch at a time, until it
+    /// wants nothing more (results make prefixes due for another look).
+    async fn run_ops(&mut self) {
+        loop {
+            let now = Instant::now();
+            let mut ops = Vec::new();
+            while ops.len() < self.config.max_in_flight.max(1) {
+                let Some(op) = self.reconciler.poll_op(now) else { break };
+                ops.push(op);
+            }
+            if ops.is_empty() {
+                return;
+            }
+            let results = self.batcher.run(ops).await;
+            let now = Instant::now();
+            for (id, result) in results {
+                self.reconciler.op_done(id, result, now);
+            }
         }
     }
 
@@ -385,8 +371,8 @@ impl Driver {
                     continue;
                 }
             }
-            self.launch_ops();
-            if self.reconciler.is_idle() && self.in_flight.is_empty() {
+            self.run_ops().await;
+            if self.reconciler.is_idle() {
                 for w in self.settle_waiters.drain(..) {
                     let _ = w.send(());
                 }
@@ -452,9 +438,6 @@ impl Driver {
                         return;
                     }
                 },
-                Some((id, result)) = self.in_flight.next(), if !self.in_flight.is_empty() => {
-                    self.reconciler.op_done(id, result, Instant::now());
-                }
                 _ = sleep_until(timeout), if timeout.is_some() => {
                     self.reconciler.handle_timeout(Instant::now());
                 }

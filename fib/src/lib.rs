@@ -15,7 +15,8 @@
 //!
 //! Layout: [`route`], [`filter`], [`view`] and [`reconcile`] are sans-IO
 //! (plain data and state machines, unit-tested); [`message`] translates
-//! netlink messages; `driver` and `netns` hold the tokio and socket code.
+//! netlink messages; `driver`, `batch` and `netns` hold the tokio and socket
+//! code.
 
 pub mod filter;
 pub mod message;
@@ -24,6 +25,7 @@ pub mod route;
 pub mod testns;
 pub mod view;
 
+mod batch;
 mod driver;
 mod netns;
 

@@ -15,22 +15,24 @@ use nix::sys::socket::{setsockopt, sockopt};
 use rtnetlink::packet_core::NetlinkMessage;
 use rtnetlink::packet_route::RouteNetlinkMessage;
 use rtnetlink::proto::Connection;
-use rtnetlink::sys::{AsyncSocket, SocketAddr};
+use rtnetlink::sys::protocols::NETLINK_ROUTE;
+use rtnetlink::sys::{AsyncSocket, SocketAddr, TokioSocket};
 use rtnetlink::{Handle, MulticastGroup};
 
 use crate::FibError;
 
 pub(crate) type Messages = UnboundedReceiver<(NetlinkMessage<RouteNetlinkMessage>, SocketAddr)>;
 
-/// The request socket (dumps, installs) and the event socket (multicast).
+/// The request socket (dumps), the event socket (multicast) and the
+/// install socket (batches of route requests).
 pub(crate) struct Sockets {
     pub requests: (Connection<RouteNetlinkMessage>, Handle),
     pub events: (Connection<RouteNetlinkMessage>, Messages),
+    pub install: TokioSocket,
 }
 
 /// Sets the receive buffer, beyond `rmem_max` when we may (CAP_NET_ADMIN).
-fn set_rcvbuf(conn: &mut Connection<RouteNetlinkMessage>, bytes: usize) {
-    let socket = conn.socket_mut().socket_ref();
+fn set_rcvbuf(socket: &rtnetlink::sys::Socket, bytes: usize) {
     if setsockopt(&socket.as_fd(), sockopt::RcvBufForce, &bytes).is_err() {
         if let Err(e) = socket.set_rx_buf_sz(bytes) {
             tracing::warn!(error = %e, bytes, "cannot size the netlink receive buffer");
@@ -40,11 +42,16 @@ fn set_rcvbuf(conn: &mut Connection<RouteNetlinkMessage>, bytes: usize) {
 
 fn open_here(request_buffer: usize, event_buffer: usize) -> Result<Sockets, FibError> {
     let (mut conn, handle, _unsolicited) = rtnetlink::new_connection().map_err(FibError::Socket)?;
-    set_rcvbuf(&mut conn, request_buffer);
+    set_rcvbuf(conn.socket_mut().socket_ref(), request_buffer);
     let groups = [MulticastGroup::Link, MulticastGroup::Ipv4Route, MulticastGroup::Ipv6Route];
     let (mut events, _handle, messages) = rtnetlink::new_multicast_connection(&groups).map_err(FibError::Socket)?;
-    set_rcvbuf(&mut events, event_buffer);
-    Ok(Sockets { requests: (conn, handle), events: (events, messages) })
+    set_rcvbuf(events.socket_mut().socket_ref(), event_buffer);
+    let mut install = TokioSocket::new(NETLINK_ROUTE).map_err(FibError::Socket)?;
+    install.socket_mut().bind_auto().map_err(FibError::Socket)?;
+    // Error acks without a copy of the request: more acks fit the buffer.
+    install.socket_ref().set_cap_ack(true).map_err(FibError::Socket)?;
+    set_rcvbuf(install.socket_ref(), request_buffer);
+    Ok(Sockets { requests: (conn, handle), events: (events, messages), install })
 }
 
 /// Opens the sockets in `netns` (a name under `/run/netns`) or, for `None`,

@@ -19,7 +19,8 @@
 //!   gateway unreachable) is pending, logged, and retried on link changes and
 //!   on a retry timer: never dropped.
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ipnet::IpNet;
@@ -74,7 +75,7 @@ pub struct FibOp {
 pub enum FibOpKind {
     /// `ip route replace ROUTE table T proto P`; `ifindexes` are the resolved
     /// interfaces of the next hops, in order (`None` where none was named).
-    Replace { route: Route, ifindexes: Vec<Option<u32>> },
+    Replace { route: Arc<Route>, ifindexes: Vec<Option<u32>> },
     /// `ip route del PREFIX table T proto P metric M`.
     Delete { key: RouteKey },
 }
@@ -102,7 +103,7 @@ const ESRCH: i32 = 3;
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Entry {
     /// What we installed; `None` for a route a previous run left.
-    route: Option<Route>,
+    route: Option<Arc<Route>>,
     /// Left by a previous run and not re-learned yet.
     stale: bool,
 }
@@ -121,9 +122,9 @@ pub struct ReconcilerStatus {
 #[derive(Debug)]
 pub struct Reconciler {
     cfg: ReconcilerConfig,
-    desired: HashMap<IpNet, Route>,
+    desired: HashMap<IpNet, Arc<Route>>,
     /// Our routes in the kernel, by prefix then metric.
-    installed: HashMap<IpNet, BTreeMap<u32, Entry>>,
+    installed: HashMap<IpNet, Slots>,
     /// Routes of other protocols in our table (prefix, metric) → protocol;
     /// and routes of our protocol that this run did not install (`None`).
     foreign: HashMap<(IpNet, u32), Option<u8>>,
@@ -175,9 +176,9 @@ impl Reconciler {
     pub fn set_route(&mut self, route: Route) -> Result<(), InvalidRoute> {
         route.validate()?;
         let prefix = route.prefix;
-        if self.desired.get(&prefix) != Some(&route) {
+        if self.desired.get(&prefix).map(|r| &**r) != Some(&route) {
             self.pending.remove(&prefix);
-            self.desired.insert(prefix, route);
+            self.desired.insert(prefix, Arc::new(route));
             self.mark_dirty(prefix);
         }
         Ok(())
@@ -313,7 +314,7 @@ impl Reconciler {
             for (prefix, metrics) in ours {
                 let entries = self.installed.entry(prefix).or_default();
                 for m in metrics {
-                    entries.entry(m).or_insert(Entry { route: None, stale: true });
+                    entries.insert_if_absent(m, Entry { route: None, stale: true });
                 }
                 self.mark_dirty(prefix);
             }
@@ -406,7 +407,7 @@ impl Reconciler {
 
     fn evaluate(&mut self, prefix: IpNet, now: Instant) -> Option<FibOpKind> {
         let desired = self.desired.get(&prefix).cloned();
-        let want_metric = desired.as_ref().map(Route::effective_metric);
+        let want_metric = desired.as_ref().map(|r| r.effective_metric());
         if let Some(route) = desired {
             let metric = route.effective_metric();
             let current = self.installed.get(&prefix).and_then(|e| e.get(&metric));
@@ -516,6 +517,70 @@ impl Reconciler {
             in_flight: self.in_flight.len(),
             pending,
         }
+    }
+}
+
+/// Our routes at the metrics of one prefix: almost always one, so a small
+/// vector sorted by metric rather than a map.
+#[derive(Debug, Default)]
+struct Slots(Vec<(u32, Entry)>);
+
+impl Slots {
+    fn position(&self, metric: u32) -> Result<usize, usize> {
+        self.0.binary_search_by_key(&metric, |(m, _)| *m)
+    }
+
+    fn get(&self, metric: &u32) -> Option<&Entry> {
+        self.position(*metric).ok().and_then(|i| self.0.get(i)).map(|(_, e)| e)
+    }
+
+    fn get_mut(&mut self, metric: &u32) -> Option<&mut Entry> {
+        self.position(*metric).ok().and_then(|i| self.0.get_mut(i)).map(|(_, e)| e)
+    }
+
+    fn contains_key(&self, metric: &u32) -> bool {
+        self.position(*metric).is_ok()
+    }
+
+    fn insert(&mut self, metric: u32, entry: Entry) {
+        match self.position(metric) {
+            Ok(i) => {
+                if let Some(slot) = self.0.get_mut(i) {
+                    slot.1 = entry;
+                }
+            }
+            Err(i) => self.0.insert(i, (metric, entry)),
+        }
+    }
+
+    fn insert_if_absent(&mut self, metric: u32, entry: Entry) {
+        if let Err(i) = self.position(metric) {
+            self.0.insert(i, (metric, entry));
+        }
+    }
+
+    fn remove(&mut self, metric: &u32) -> Option<Entry> {
+        self.position(*metric).ok().map(|i| self.0.remove(i).1)
+    }
+
+    fn retain(&mut self, mut keep: impl FnMut(&u32, &mut Entry) -> bool) {
+        self.0.retain_mut(|(m, e)| keep(m, e));
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (&u32, &Entry)> {
+        self.0.iter().map(|(m, e)| (m, e))
+    }
+
+    fn values(&self) -> impl Iterator<Item = &Entry> {
+        self.0.iter().map(|(_, e)| e)
+    }
+
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
     }
 }
 

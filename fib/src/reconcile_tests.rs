@@ -137,7 +137,7 @@ fn a_missing_interface_waits_for_the_link() {
     assert!(drain(&mut r, now, ok).is_empty());
     r.link_update(Link { index: 9, name: "tunl0".into(), up: true });
     let ops = drain(&mut r, now, ok);
-    assert_eq!(ops, vec![FibOpKind::Replace { route, ifindexes: vec![Some(9)] }]);
+    assert_eq!(ops, vec![FibOpKind::Replace { route: std::sync::Arc::new(route), ifindexes: vec![Some(9)] }]);
     assert!(r.status().pending.is_empty());
 }
 
