@@ -38,7 +38,8 @@ pub struct FibConfig {
     pub protocol: u8,
     /// Table to install into (default main).
     pub table: u32,
-    /// Which kernel routes the watch reports.
+    /// Which kernel routes the watch reports (never those of `protocol`:
+    /// they are tern's own installs).
     pub watch: RouteFilter,
     /// How long routes left by a previous run are kept without end-of-RIB.
     pub stale_deadline: Duration,
@@ -160,7 +161,7 @@ impl Fib {
             retry_interval: config.retry_interval,
         });
         let mut driver = Driver {
-            view: KernelView::new(config.watch.clone()),
+            view: KernelView::new(config.watch.clone()).ignoring_protocol(config.protocol),
             reconciler,
             handle,
             messages,

@@ -93,6 +93,10 @@ impl PrefixRange {
 pub struct RouteFilter {
     /// Protocol numbers to accept; `None` = any.
     pub protocols: Option<Vec<u8>>,
+    /// Protocol numbers never to accept. By default `redirect` (1) and
+    /// `kernel` (2): the routes the kernel makes for addresses and ICMP
+    /// redirects, which BIRD's kernel protocol does not learn either.
+    pub exclude_protocols: Vec<u8>,
     /// Route types to accept; `None` = any.
     pub kinds: Option<Vec<RouteKind>>,
     /// Tables to accept; `None` = any (the local table too: rarely wanted).
@@ -108,10 +112,11 @@ pub struct RouteFilter {
 
 impl Default for RouteFilter {
     /// The main table; unicast, blackhole and unreachable routes; any
-    /// protocol, prefix and interface.
+    /// protocol but `redirect` and `kernel`; any prefix and interface.
     fn default() -> Self {
         RouteFilter {
             protocols: None,
+            exclude_protocols: vec![1, 2],
             kinds: Some(vec![RouteKind::Unicast, RouteKind::Blackhole, RouteKind::Unreachable]),
             tables: Some(vec![TABLE_MAIN]),
             prefixes: None,
@@ -126,6 +131,7 @@ impl RouteFilter {
     pub fn everything() -> Self {
         RouteFilter {
             protocols: None,
+            exclude_protocols: Vec::new(),
             kinds: None,
             tables: None,
             prefixes: None,
@@ -167,7 +173,9 @@ impl RouteFilter {
     /// Whether the route is one BGP should see. Interface tests use the
     /// interface names of every next hop: one excluded hop excludes the route.
     pub fn accepts(&self, route: &LocalRoute) -> bool {
-        if self.protocols.as_ref().is_some_and(|p| !p.contains(&route.protocol)) {
+        if self.protocols.as_ref().is_some_and(|p| !p.contains(&route.protocol))
+            || self.exclude_protocols.contains(&route.protocol)
+        {
             return false;
         }
         if self.kinds.as_ref().is_some_and(|k| !k.contains(&route.kind)) {
@@ -240,6 +248,9 @@ mod tests {
         other_table.table = 100;
         assert!(!f.accepts(&other_table));
         assert!(RouteFilter::everything().accepts(&other_table));
+        let connected = route("10.10.0.0/24", 2, RouteKind::Unicast, Some("eth0"));
+        assert!(!RouteFilter::default().accepts(&connected), "kernel-made routes are not learned");
+        assert!(RouteFilter::default().accepts(&route("10.10.0.0/24", 4, RouteKind::Unicast, Some("eth0"))));
     }
 
     #[test]

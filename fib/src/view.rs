@@ -20,13 +20,26 @@ pub struct Link {
 #[derive(Debug)]
 pub struct KernelView {
     filter: RouteFilter,
+    /// Routes of this protocol are tern's own installs: never reported, so
+    /// what BGP learned does not come back as a local route.
+    own_protocol: Option<u8>,
     links: HashMap<u32, Link>,
     routes: BTreeMap<RouteKey, LocalRoute>,
 }
 
 impl KernelView {
     pub fn new(filter: RouteFilter) -> Self {
-        KernelView { filter, links: HashMap::new(), routes: BTreeMap::new() }
+        KernelView { filter, own_protocol: None, links: HashMap::new(), routes: BTreeMap::new() }
+    }
+
+    /// Never reports routes of `protocol` (tern's own).
+    pub fn ignoring_protocol(mut self, protocol: u8) -> Self {
+        self.own_protocol = Some(protocol);
+        self
+    }
+
+    fn accepts(&self, route: &LocalRoute) -> bool {
+        Some(route.protocol) != self.own_protocol && self.filter.accepts(route)
     }
 
     pub fn link(&self, index: u32) -> Option<&Link> {
@@ -76,7 +89,7 @@ impl KernelView {
     pub fn route_added(&mut self, mut route: LocalRoute) -> Option<LocalRouteEvent> {
         self.name_interfaces(&mut route);
         let key = route.key();
-        if !self.filter.accepts(&route) {
+        if !self.accepts(&route) {
             // A replace may turn a selected route into one that is not.
             return self.routes.remove(&key).map(LocalRouteEvent::Removed);
         }
@@ -98,7 +111,7 @@ impl KernelView {
         let mut fresh = BTreeMap::new();
         for mut route in dump {
             self.name_interfaces(&mut route);
-            if self.filter.accepts(&route) {
+            if self.accepts(&route) {
                 fresh.insert(route.key(), route);
             }
         }
@@ -188,6 +201,14 @@ mod tests {
         let ev = v.route_added(route("10.0.0.0/26", 12, None));
         assert!(matches!(ev, Some(LocalRouteEvent::Removed(_))));
         assert_eq!(v.route_removed(&route("10.9.0.0/26", 80, None)), None);
+    }
+
+    #[test]
+    fn our_own_routes_never_come_back_as_local_routes() {
+        let mut v = KernelView::new(RouteFilter::default()).ignoring_protocol(12);
+        assert_eq!(v.route_added(route("10.0.0.0/26", 12, None)), None);
+        assert!(v.resync(vec![route("10.0.0.0/26", 12, None)]).is_empty());
+        assert!(v.route_added(route("10.0.0.0/26", 80, None)).is_some());
     }
 
     #[test]

@@ -81,6 +81,10 @@ async fn every_route_form_shows_in_ip_route_exactly() {
          \tnexthop via fe80::3 dev eth0 weight 1"
     );
 
+    // What tern installed does not come back as a local route (the default
+    // watch also skips the kernel's own connected routes).
+    assert_eq!(fib.snapshot().await.expect("snapshot"), vec![]);
+
     // Change one in place, remove one: no duplicates, nothing else moves.
     fib.apply(vec![
         RouteChange::Set(Route::via(net("10.0.2.0/26"), gw("10.10.0.4"))),
