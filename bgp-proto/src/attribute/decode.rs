@@ -302,7 +302,10 @@ fn decode_one(
         }
         // RFC 7606 §7.11
         tc::MP_REACH_NLRI => {
-            a.mp_reach = Some(decode_mp_reach(value, ctx, mrt_rib).map_err(|e| bad(sub::OPTIONAL_ATTRIBUTE_ERROR, e))?)
+            // Written in place: MpReach is large and this is the RIB hot path.
+            if let Err(e) = decode_mp_reach(value, ctx, mrt_rib, &mut a.mp_reach) {
+                return Err(bad(sub::OPTIONAL_ATTRIBUTE_ERROR, e));
+            }
         }
         tc::MP_UNREACH_NLRI => {
             a.mp_unreach = Some(decode_mp_unreach(value, ctx).map_err(|e| bad(sub::OPTIONAL_ATTRIBUTE_ERROR, e))?)
@@ -473,7 +476,12 @@ fn decode_nlri(family: Family, buf: &[u8], ctx: &Context) -> Result<MpNlri, Stri
 ///  AFI(2) | SAFI(1) | next-hop length(1) | next hop | reserved(1) | NLRI
 /// ```
 /// Any inconsistency is malformed (RFC 7606 §7.11): session reset.
-fn decode_mp_reach(value: &[u8], ctx: &Context, mrt_rib: Option<Family>) -> Result<MpReach, String> {
+fn decode_mp_reach(
+    value: &[u8],
+    ctx: &Context,
+    mrt_rib: Option<Family>,
+    slot: &mut Option<MpReach>,
+) -> Result<(), String> {
     if let Some(family) = mrt_rib {
         // RFC 6396 §4.3.4: the abbreviated form keeps only the next-hop
         // length and next hop; the full form starts with an AFI whose high
@@ -481,15 +489,17 @@ fn decode_mp_reach(value: &[u8], ctx: &Context, mrt_rib: Option<Family>) -> Resu
         // abbreviated form.
         match value.split_first() {
             None => {
-                return Ok(MpReach {
+                *slot = Some(MpReach {
                     family,
                     next_hop: MpNextHop::Other(Bytes::new()),
                     reserved: 0,
                     nlri: empty_nlri(family),
-                })
+                });
+                return Ok(());
             }
             Some((&nh_len, nh)) if usize::from(nh_len) == nh.len() => {
-                return Ok(MpReach { family, next_hop: next_hop_by_len(nh), reserved: 0, nlri: empty_nlri(family) })
+                *slot = Some(MpReach { family, next_hop: next_hop_by_len(nh), reserved: 0, nlri: empty_nlri(family) });
+                return Ok(());
             }
             Some(_) => {}
         }
@@ -525,7 +535,8 @@ fn decode_mp_reach(value: &[u8], ctx: &Context, mrt_rib: Option<Family>) -> Resu
     } else {
         decode_nlri(family, nlri, ctx)?
     };
-    Ok(MpReach { family, next_hop: next_hop_by_len(nh), reserved, nlri })
+    *slot = Some(MpReach { family, next_hop: next_hop_by_len(nh), reserved, nlri });
+    Ok(())
 }
 
 /// MP_UNREACH_NLRI (RFC 4760 §4): `AFI(2) | SAFI(1) | withdrawn routes`.
