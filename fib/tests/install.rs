@@ -275,3 +275,28 @@ async fn many_routes_install_in_batches_and_match_exactly() {
     assert_eq!((status.install.installed, status.install.pending.len()), (5000, 0));
     fib.shutdown().await.expect("shutdown");
 }
+
+#[tokio::test]
+async fn a_route_via_an_unreachable_gateway_is_retried_until_it_fits() {
+    if skip_unless_root("a_route_via_an_unreachable_gateway_is_retried_until_it_fits") {
+        return;
+    }
+    let ns = node("unreach", false);
+    let config = FibConfig { retry_interval: Duration::from_millis(100), ..FibConfig::default() };
+    let fib = open(&ns, config).await;
+    fib.apply(vec![RouteChange::Set(Route::via(net("10.0.5.0/26"), gw("10.99.0.2")))]).await.expect("apply");
+    settle(&fib).await;
+    assert_eq!(show(&ns, &["route", "show", "proto", "12"]), "");
+    let pending = fib.status().await.expect("status").install.pending;
+    assert_eq!(pending, vec![(net("10.0.5.0/26"), PendingReason::Refused { errno: 101 })], "ENETUNREACH");
+
+    // The gateway's subnet appears (no link event): the retry timer finds it.
+    ns.ip(&["addr", "add", "10.99.0.1/24", "dev", "eth0"]).expect("address");
+    let shown = poll_until(WAIT, || {
+        let out = show(&ns, &["route", "show", "proto", "12"]);
+        (!out.is_empty()).then_some(out)
+    })
+    .await;
+    assert_eq!(shown.as_deref(), Some("10.0.5.0/26 via 10.99.0.2 dev eth0"));
+    fib.shutdown().await.expect("shutdown");
+}
