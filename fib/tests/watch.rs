@@ -117,11 +117,13 @@ async fn interface_patterns_exclude_calico_devices() {
     ns.ip(&["route", "add", "10.0.2.0/26", "via", "192.168.0.2", "dev", "tunl0", "onlink", "proto", "80"])
         .expect("ipip");
     ns.ip(&["route", "add", "10.0.3.0/26", "via", "10.10.0.2", "proto", "80"]).expect("plain");
+    ns.ip(&["-6", "route", "add", "blackhole", "fd10::/64", "proto", "80"]).expect("v6 block");
     let watch = felix_filter().exclude_interfaces(["cali*", "tunl0", "*.cali"]);
     let (fib, _events) =
         Fib::open_in_netns(ns.name(), FibConfig { watch, ..FibConfig::default() }).await.expect("open");
-    let prefixes: Vec<String> = fib.snapshot().await.expect("snapshot").iter().map(|r| r.prefix.to_string()).collect();
-    assert_eq!(prefixes, vec!["10.0.3.0/26"]);
+    let snapshot = fib.snapshot().await.expect("snapshot");
+    let prefixes: Vec<String> = snapshot.iter().map(|r| format!("{} metric {}", r.prefix, r.metric)).collect();
+    assert_eq!(prefixes, vec!["10.0.3.0/26 metric 0", "fd10::/64 metric 1024"]);
     fib.shutdown().await.expect("shutdown");
 }
 
