@@ -1,0 +1,13 @@
+//! tern's BGP engine.
+//!
+//! This part is sans-IO: the peer state machine of RFC 4271 §8 ([`fsm`]) and
+//! capability negotiation ([`negotiate`]) take events and time from a driver
+//! and return actions; no sockets, no clock, no tokio.
+
+pub mod config;
+pub mod fsm;
+pub mod negotiate;
+
+pub use config::{GracefulRestartConfig, PeerConfig, Timers};
+pub use fsm::{Action, ConnId, Direction, DownReason, Input, Peer, State};
+pub use negotiate::{negotiate, Negotiated, NegotiatedGracefulRestart};
