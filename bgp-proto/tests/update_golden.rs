@@ -854,3 +854,29 @@ fn builder_refuses_a_family_mismatch_and_leaves_out_untouched() {
     assert_eq!(&out[..], b"x");
     assert!(UpdateBuilder::new(&ctx, Family::IPV6_UNICAST, &basic_attrs(), EncodeOptions::default()).is_err());
 }
+
+#[test]
+fn attributes_for_a_two_octet_peer_carry_as4_path_and_as4_aggregator() {
+    let a = PathAttributes {
+        as_path: Some(AsPath {
+            segments: vec![AsSegment { kind: SegmentType::ConfedSequence, asns: vec![64512] }, seg(&[65001, 70000])],
+        }),
+        aggregator: Some(Aggregator { asn: 70000, address: v4("192.0.2.1") }),
+        ..Default::default()
+    };
+    let old = a.for_two_octet_peer();
+    let mut out = BytesMut::new();
+    old.encode(&two(), &mut out).expect("encodes");
+    assert_eq!(
+        hex(&out),
+        hex(&h("40 02 0a 03 01 fc00 02 02 fde9 5ba0  c0 07 06 5ba0 c0000201
+                c0 11 0a 02 02 0000fde9 00011170  c0 12 08 00011170 c0000201"))
+    );
+    // The 2-octet receiver rebuilds the 4-octet path (RFC 6793 §4.2.3).
+    let (back, _) = decode_path_attributes(&out, &two(), None).expect("decodes");
+    assert_eq!(back.effective_as_path(), a.as_path);
+    assert_eq!(back.effective_aggregator(), a.aggregator);
+    // Nothing wide: no AS4 attributes.
+    let narrow = PathAttributes { as_path: Some(AsPath { segments: vec![seg(&[65001])] }), ..Default::default() };
+    assert_eq!(narrow.for_two_octet_peer(), narrow);
+}

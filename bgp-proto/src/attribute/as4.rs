@@ -102,6 +102,30 @@ impl PathAttributes {
     }
 }
 
+impl PathAttributes {
+    /// The attributes to send to a 2-octet-AS ("OLD") speaker (RFC 6793
+    /// §4.2.2): when AS_PATH or AGGREGATOR hold AS numbers above 65535 (the
+    /// encoder writes those as AS_TRANS), AS4_PATH (without confederation
+    /// segments, RFC 6793 §3) and AS4_AGGREGATOR carry the real ones.
+    /// Existing AS4 attributes are replaced.
+    pub fn for_two_octet_peer(&self) -> PathAttributes {
+        let mut out = self.clone();
+        out.as4_path = None;
+        out.as4_aggregator = None;
+        let wide = |asn: &u32| *asn > 0xffff;
+        if let Some(p) = &self.as_path {
+            if p.segments.iter().any(|s| s.asns.iter().any(wide)) {
+                let segments = p.segments.iter().filter(|s| !is_confed(s)).cloned().collect();
+                out.as4_path = Some(AsPath { segments });
+            }
+        }
+        if let Some(a) = self.aggregator.filter(|a| wide(&a.asn)) {
+            out.as4_aggregator = Some(a);
+        }
+        out
+    }
+}
+
 fn segment_len(s: &AsSegment) -> usize {
     match s.kind {
         SegmentType::AsSequence => s.asns.len(),
