@@ -110,7 +110,7 @@ pub enum MpNextHop {
     /// 32 octets: global then link-local (RFC 2545 §3).
     V6LinkLocal { global: Ipv6Addr, link_local: Ipv6Addr },
     /// Anything else (VPN route distinguisher forms, odd lengths of opaque families).
-    Other(Bytes),
+    Other(#[cfg_attr(feature = "serde", serde(with = "crate::serde_util::hex"))] Bytes),
 }
 
 /// NLRI inside MP_REACH/MP_UNREACH: decoded prefixes, or opaque bytes for
@@ -119,7 +119,7 @@ pub enum MpNextHop {
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum MpNlri {
     Prefixes(Vec<Nlri>),
-    Opaque(Bytes),
+    Opaque(#[cfg_attr(feature = "serde", serde(with = "crate::serde_util::hex"))] Bytes),
 }
 
 /// MP_REACH_NLRI (RFC 4760 §3).
@@ -151,6 +151,7 @@ pub struct MpUnreach {
 pub struct RawAttribute {
     pub flags: u8,
     pub type_code: u8,
+    #[cfg_attr(feature = "serde", serde(with = "crate::serde_util::hex"))]
     pub value: Bytes,
 }
 
@@ -164,24 +165,40 @@ pub struct RawAttribute {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct PathAttributes {
+    #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "Option::is_none"))]
     pub origin: Option<Origin>,
+    #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "Option::is_none"))]
     pub as_path: Option<AsPath>,
+    #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "Option::is_none"))]
     pub next_hop: Option<Ipv4Addr>,
+    #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "Option::is_none"))]
     pub med: Option<u32>,
+    #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "Option::is_none"))]
     pub local_pref: Option<u32>,
     pub atomic_aggregate: bool,
+    #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "Option::is_none"))]
     pub aggregator: Option<Aggregator>,
+    #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "Option::is_none"))]
     pub communities: Option<Vec<u32>>,
+    #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "Option::is_none"))]
     pub originator_id: Option<Ipv4Addr>,
+    #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "Option::is_none"))]
     pub cluster_list: Option<Vec<Ipv4Addr>>,
+    #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "Option::is_none"))]
     pub mp_reach: Option<MpReach>,
+    #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "Option::is_none"))]
     pub mp_unreach: Option<MpUnreach>,
     /// 8-octet extended communities (RFC 4360), raw.
+    #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "Option::is_none"))]
     pub extended_communities: Option<Vec<[u8; 8]>>,
+    #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "Option::is_none"))]
     pub as4_path: Option<AsPath>,
+    #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "Option::is_none"))]
     pub as4_aggregator: Option<Aggregator>,
+    #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "Option::is_none"))]
     pub large_communities: Option<Vec<LargeCommunity>>,
     /// Only to Customer (RFC 9234 §5).
+    #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "Option::is_none"))]
     pub otc: Option<u32>,
     /// Every other attribute, ordered by type code (the decoder sorts them).
     pub unknown: Vec<RawAttribute>,
