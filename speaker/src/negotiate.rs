@@ -77,7 +77,8 @@ impl Negotiated {
 /// Checks the peer's OPEN against our configuration and negotiates the
 /// session (RFC 4271 §6.2). Errors are the NOTIFICATION to send, checked in
 /// the RFC's order: version, peer AS, hold time, BGP identifier, optional
-/// parameters, then role (RFC 9234 §4.2).
+/// parameters, then role (RFC 9234 §4.2), then at least one common family
+/// (else Unsupported Capability with our Multiprotocol capabilities, RFC 5492 §5).
 pub fn negotiate(config: &PeerConfig, ours: &Open, theirs: &Open) -> Result<Negotiated, DecodeError> {
     if theirs.version != BGP_VERSION {
         // Open::validate knows the data format (largest supported version, 2 octets).
@@ -122,6 +123,18 @@ pub fn negotiate(config: &PeerConfig, ours: &Open, theirs: &Open) -> Result<Nego
         let theirs = announced_families(&peer_caps);
         ours.into_iter().filter(|f| theirs.contains(f)).collect::<Vec<_>>()
     };
+    if families.is_empty() {
+        // RFC 5492 §5: a required capability the peer lacks; the data lists ours.
+        // Each as code 1 | length 4 | AFI(2) | reserved | SAFI (RFC 4760 §8).
+        let data: Vec<u8> = announced_families(&our_caps)
+            .into_iter()
+            .flat_map(|f| {
+                let [a0, a1] = f.afi.0.to_be_bytes();
+                [1, 4, a0, a1, 0, f.safi.0]
+            })
+            .collect();
+        return Err(DecodeError::open(open_subcode::UNSUPPORTED_CAPABILITY, data, "no address family in common"));
+    }
     let has = |caps: &[&Capability], want: fn(&Capability) -> bool| caps.iter().any(|c| want(c));
     let four_octet_as = has(&our_caps, |c| matches!(c, Capability::FourOctetAs(_)))
         && has(&peer_caps, |c| matches!(c, Capability::FourOctetAs(_)));
@@ -324,6 +337,21 @@ mod tests {
         b.families = vec![Family::IPV6_UNICAST, Family::IPV4_MULTICAST];
         let n = run(&a, &b).expect("negotiates");
         assert_eq!(n.families, vec![Family::IPV6_UNICAST]);
+    }
+
+    #[test]
+    fn no_common_family_is_unsupported_capability() {
+        let (mut a, mut b) = pair(65000, 65000);
+        a.families = vec![Family::IPV6_UNICAST];
+        b.families = vec![Family::IPV4_UNICAST];
+        let e = run(&a, &b).expect_err("nothing to exchange");
+        assert_eq!((e.code, e.subcode), (code::OPEN_MESSAGE, open_subcode::UNSUPPORTED_CAPABILITY));
+        assert_eq!(e.data.as_ref(), &[1, 4, 0, 2, 0, 1]);
+        let plain = Open::new(65000, 90, ID_B, vec![]);
+        assert_eq!(
+            negotiate(&a, &a.open(), &plain).expect_err("IPv4 only").subcode,
+            open_subcode::UNSUPPORTED_CAPABILITY
+        );
     }
 
     #[test]

@@ -582,3 +582,79 @@ fn connect_attempt_that_hangs_is_replaced_after_connect_retry() {
         vec![Action::Close(first)]
     );
 }
+
+/// RFC 4271 §6.8 in its textbook order: the outgoing connection is already in
+/// OpenConfirm when the peer's own connection brings a second OPEN.
+fn collision_in_open_confirm(peer_id: Ipv4Addr) -> (Solo, ConnId, ConnId, Vec<Action>) {
+    let (mut solo, out) = reach(State::OpenConfirm);
+    let mut theirs = peer_open();
+    theirs.bgp_id = peer_id;
+    let inc = solo.peer.incoming_conn_id();
+    let actions = solo.input(Input::Connected { conn: inc, direction: Direction::Incoming });
+    assert!(matches!(&actions[..], [Action::Send(c, Message::Open(_))] if *c == inc));
+    assert_eq!(solo.peer.state(), State::OpenConfirm);
+    let actions = solo.input(Input::Received(inc, Message::Open(theirs)));
+    (solo, out, inc, actions)
+}
+
+#[test]
+fn collision_against_a_connection_in_open_confirm() {
+    // The peer's identifier is higher: its connection (our incoming) survives.
+    let (mut solo, out, inc, actions) = collision_in_open_confirm(Ipv4Addr::new(10, 0, 0, 9));
+    assert_eq!(
+        actions,
+        vec![
+            Action::Send(out, Message::Notification(cease(cease_subcode::CONNECTION_COLLISION_RESOLUTION))),
+            Action::Close(out),
+            Action::Send(inc, Message::Keepalive),
+        ]
+    );
+    let actions = solo.input(Input::Received(inc, Message::Keepalive));
+    assert!(matches!(&actions[0], Action::Established { conn, .. } if *conn == inc));
+    assert_eq!(solo.peer.connection_count(), 1);
+
+    // Ours is higher: the new incoming connection is closed, ours carries on.
+    let (mut solo, out, inc, actions) = collision_in_open_confirm(Ipv4Addr::new(9, 0, 0, 1));
+    assert_eq!(
+        actions,
+        vec![
+            Action::Send(inc, Message::Notification(cease(cease_subcode::CONNECTION_COLLISION_RESOLUTION))),
+            Action::Close(inc),
+        ]
+    );
+    assert_eq!(solo.peer.state(), State::OpenConfirm);
+    let actions = solo.input(Input::Received(out, Message::Keepalive));
+    assert!(matches!(&actions[0], Action::Established { conn, .. } if *conn == out));
+}
+
+#[test]
+fn third_connection_is_rejected() {
+    let (mut solo, _out) = open_sent(ebgp());
+    let first = solo.peer.incoming_conn_id();
+    solo.input(Input::Connected { conn: first, direction: Direction::Incoming });
+    let second = solo.peer.incoming_conn_id();
+    let actions = solo.input(Input::Connected { conn: second, direction: Direction::Incoming });
+    assert_eq!(
+        actions,
+        vec![
+            Action::Send(second, Message::Notification(cease(cease_subcode::CONNECTION_REJECTED))),
+            Action::Close(second)
+        ]
+    );
+    assert_eq!(solo.peer.connection_count(), 2);
+}
+
+#[test]
+fn losing_connection_closed_by_the_peer_is_not_a_failure() {
+    // Two connections in OpenSent; the peer resolves the collision first and
+    // closes one with 6/7: the other carries on, nothing goes down.
+    let (mut solo, out) = open_sent(ebgp());
+    let inc = solo.peer.incoming_conn_id();
+    solo.input(Input::Connected { conn: inc, direction: Direction::Incoming });
+    let actions = solo.input(Input::Received(out, Message::Notification(cease(7))));
+    assert_eq!(actions, vec![Action::Close(out)]);
+    assert_eq!(solo.peer.state(), State::OpenSent);
+    solo.input(Input::Received(inc, Message::Open(peer_open())));
+    let actions = solo.input(Input::Received(inc, Message::Keepalive));
+    assert!(matches!(&actions[0], Action::Established { conn, .. } if *conn == inc));
+}

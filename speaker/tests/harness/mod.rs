@@ -10,7 +10,9 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use bgp_proto::{Message, Notification};
+use bgp_proto::message::decode_message;
+use bgp_proto::{Context, Message, Notification};
+use bytes::BytesMut;
 use speaker::{Action, ConnId, Direction, DownReason, Input, Negotiated, Peer, PeerConfig, State};
 
 pub struct Side {
@@ -100,7 +102,7 @@ impl Sim {
                     }
                     if let Some(l) = self.link_of(side, conn) {
                         let theirs = self.links[l].ids[other];
-                        self.queue.push_back((other, Input::Received(theirs, msg)));
+                        self.queue.push_back((other, Input::Received(theirs, over_the_wire(&msg))));
                     }
                 }
                 Action::Close(conn) => {
@@ -166,6 +168,18 @@ impl Sim {
     pub fn log(&self, side: usize) -> &[(Duration, Action)] {
         &self.sides[side].log
     }
+}
+
+/// `msg` as the other side's decoder sees it: every message the FSM sends
+/// must encode and decode back to itself. These are OPEN, KEEPALIVE and
+/// NOTIFICATION, whose layout no negotiated context changes.
+pub fn over_the_wire(msg: &Message) -> Message {
+    let ctx = Context::default();
+    let mut buf = BytesMut::new();
+    msg.encode(&ctx, &mut buf).expect("the FSM sends encodable messages");
+    let back = decode_message(&buf, &ctx).expect("and decodable ones");
+    assert_eq!(&back, msg);
+    back
 }
 
 /// The states a side went through, in order, starting with the first `from`.
