@@ -97,6 +97,9 @@ pub struct PeerConfig {
     pub role: Option<Role>,
     /// RFC 9234 §4.2 strict mode: a peer without a role is refused (Role Mismatch).
     pub strict_role: bool,
+    /// RFC 8538 §5.1: with the N bit exchanged, an Administrative Reset also
+    /// goes out as a Hard Reset (the peer drops our routes instead of keeping them stale).
+    pub hard_admin_reset: bool,
     /// Never connect; only accept the peer's connections (RFC 4271 §8.1.1 PassiveTcpEstablishment).
     pub passive: bool,
     /// Restart by itself after an error, after the IdleHold wait (RFC 4271 §8.1.1 AutomaticStart).
@@ -124,6 +127,7 @@ impl PeerConfig {
             graceful_restart: None,
             role: None,
             strict_role: false,
+            hard_admin_reset: false,
             passive: false,
             automatic_restart: true,
             timers: Timers::default(),

@@ -55,8 +55,10 @@ pub enum Input {
     /// ManualStart (event 1); also ends an IdleHold wait early.
     Start,
     /// ManualStop (event 2): Cease with `subcode` (RFC 4486), carrying the
-    /// shutdown communication for Administrative Shutdown/Reset (RFC 9003) or
-    /// wrapped in a Hard Reset for subcode 9 (RFC 8538 §3). The peer stays Idle.
+    /// shutdown communication for Administrative Shutdown/Reset (RFC 9003).
+    /// Subcode 9 asks for a Hard Reset (RFC 8538 §3) wrapping an
+    /// Administrative Reset; with the N bit exchanged the Ceases of RFC 8538
+    /// §5.1 are wrapped in a Hard Reset too. The peer stays Idle.
     Stop { subcode: u8, communication: Option<String> },
     /// An error found outside the FSM on an established session (an UPDATE
     /// error asking for a session reset, maximum prefixes): send it, close,

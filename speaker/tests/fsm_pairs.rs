@@ -289,12 +289,11 @@ fn stop_variants() {
     sim.input(0, Input::Stop { subcode: cease_subcode::PEER_DECONFIGURED, communication: Some("ignored".into()) });
     assert_eq!(notifications_sent(sim.log(0))[0].1, cease(3));
 
+    // A Hard Reset needs the N bit (RFC 8538): without it the peer gets the Administrative Reset.
     let (a, b) = ibgp_pair();
     let mut sim = established_pair(a, b);
     sim.input(0, Input::Stop { subcode: cease_subcode::HARD_RESET, communication: None });
-    let n = &notifications_sent(sim.log(0))[0].1;
-    assert_eq!((n.code, n.subcode), (6, 9));
-    assert_eq!(n.hard_reset_inner(), Some(cease(4)));
+    assert_eq!(notifications_sent(sim.log(0))[0].1, cease(4));
 
     // Stopping an idle peer sends nothing and reports nothing.
     let (a, _) = ibgp_pair();
@@ -657,4 +656,50 @@ fn losing_connection_closed_by_the_peer_is_not_a_failure() {
     solo.input(Input::Received(inc, Message::Open(peer_open())));
     let actions = solo.input(Input::Received(inc, Message::Keepalive));
     assert!(matches!(&actions[0], Action::Established { conn, .. } if *conn == inc));
+}
+
+#[test]
+fn hard_reset_with_notification_graceful_restart() {
+    let gr_pair = || {
+        let (mut a, mut b) = ibgp_pair();
+        a.graceful_restart = Some(GracefulRestartConfig::default());
+        b.graceful_restart = Some(GracefulRestartConfig::default());
+        (a, b)
+    };
+    let stop = |subcode: u8, communication: Option<&str>| {
+        let (a, b) = gr_pair();
+        let mut sim = established_pair(a, b);
+        sim.input(0, Input::Stop { subcode, communication: communication.map(String::from) });
+        let sent = notifications_sent(sim.log(0))[0].1.clone();
+        let down = downs(sim.log(0))[0].1.clone();
+        assert_eq!(down, DownReason::Stopped(sent.clone()), "the Down reports what was sent");
+        let b_down = downs(sim.log(1))[0].1.clone();
+        (sent, b_down)
+    };
+    // RFC 8538 §5.1: Administrative Shutdown ends the session for good: Hard Reset around it.
+    let (sent, b_down) = stop(cease_subcode::ADMINISTRATIVE_SHUTDOWN, Some("bye"));
+    assert_eq!((sent.code, sent.subcode), (6, 9));
+    assert_eq!(sent.hard_reset_inner(), Some(Notification::shutdown(2, "bye")));
+    assert!(matches!(b_down, DownReason::NotificationReceived(ref n) if *n == sent));
+    // Administrative Reset stays graceful unless configured otherwise; an explicit Hard Reset is one.
+    assert_eq!(stop(cease_subcode::ADMINISTRATIVE_RESET, None).0, cease(4));
+    let (sent, _) = stop(cease_subcode::HARD_RESET, None);
+    assert_eq!(sent.hard_reset_inner(), Some(cease(4)));
+
+    // The receiving side keeps routes for a graceful NOTIFICATION only.
+    let (a, b) = gr_pair();
+    let sim = established_pair(a, b);
+    let gr = sim.peer(1).session().expect("session").1.graceful_restart.clone();
+    assert!(gr.as_ref().is_some_and(|g| g.notification));
+    assert!(DownReason::NotificationReceived(cease(4)).keeps_routes(gr.as_ref()));
+    assert!(!DownReason::NotificationReceived(sent).keeps_routes(gr.as_ref()));
+    assert!(DownReason::HoldTimerExpired.keeps_routes(gr.as_ref()));
+    assert!(!DownReason::HoldTimerExpired.keeps_routes(None));
+
+    // Maximum prefixes reported by the RIB: a Hard Reset as well.
+    let (a, b) = gr_pair();
+    let mut sim = established_pair(a, b);
+    sim.input(0, Input::Error(cease(cease_subcode::MAX_PREFIXES_REACHED)));
+    let sent = &notifications_sent(sim.log(0))[0].1;
+    assert_eq!(sent.hard_reset_inner(), Some(cease(1)));
 }

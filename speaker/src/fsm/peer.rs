@@ -236,12 +236,18 @@ impl Peer {
     }
 
     fn manual_stop(&mut self, subcode: u8, communication: Option<String>) {
-        let notification = stop_notification(subcode, communication.as_deref());
+        let requested = stop_notification(subcode, communication.as_deref());
         let established = self.conns.iter().any(|c| c.state == ConnState::Established);
         let had_live = self.live().next().is_some();
-        for c in std::mem::take(&mut self.conns) {
+        let mut conns = std::mem::take(&mut self.conns);
+        // The most advanced connection first: what it is sent is what the Down reports.
+        conns.sort_by_key(|c| std::cmp::Reverse(c.state));
+        let mut notification = None;
+        for c in conns {
             if c.state != ConnState::Connecting {
-                self.out.push(Action::Send(c.id, Message::Notification(notification.clone())));
+                let n = wire_notification(requested.clone(), &c, self.config.hard_admin_reset);
+                self.out.push(Action::Send(c.id, Message::Notification(n.clone())));
+                notification.get_or_insert(n);
             }
             self.out.push(Action::Close(c.id));
         }
@@ -250,8 +256,8 @@ impl Peer {
         self.idle_hold_until = None;
         self.idle_hold_next = self.config.timers.idle_hold;
         self.last_error = None;
-        if had_live {
-            self.out.push(Action::Down { reason: DownReason::Stopped(notification), established });
+        if let (true, Some(n)) = (had_live, notification) {
+            self.out.push(Action::Down { reason: DownReason::Stopped(n), established });
         }
     }
 
@@ -468,6 +474,10 @@ impl Peer {
     fn fail(&mut self, now: Instant, conn: ConnId, failure: Failure) {
         let Some(i) = self.find(conn) else { return };
         let c = self.conns.remove(i);
+        let failure = match failure {
+            Failure::Send(n) => Failure::Send(wire_notification(n, &c, self.config.hard_admin_reset)),
+            other => other,
+        };
         let sent = match &failure {
             Failure::Send(n) => Some(n.clone()),
             Failure::HoldExpired => Some(Notification::new(code::HOLD_TIMER_EXPIRED, 0, Vec::new())),
@@ -526,6 +536,33 @@ impl Peer {
 
 fn secs(s: u16) -> Duration {
     Duration::from_secs(u64::from(s))
+}
+
+/// The NOTIFICATION as it goes out on `conn` (RFC 8538 §5.1): once both
+/// sides set the N bit, Ceases that end a session for good (Maximum Number
+/// of Prefixes, Administrative Shutdown, Peer De-configured, BFD Down, and
+/// Administrative Reset when so configured) are wrapped in a Hard Reset, so
+/// the peer does not keep our routes; without the N bit a Hard Reset is
+/// unknown to the peer and goes out as the Cease it wraps.
+fn wire_notification(n: Notification, conn: &Conn, hard_admin_reset: bool) -> Notification {
+    let n_bit = conn.negotiated.as_ref().and_then(|x| x.graceful_restart.as_ref()).is_some_and(|gr| gr.notification);
+    if let Some(inner) = n.hard_reset_inner() {
+        return if n_bit { n } else { inner };
+    }
+    let hard = n.code == code::CEASE
+        && match n.subcode {
+            cease_subcode::MAX_PREFIXES_REACHED
+            | cease_subcode::ADMINISTRATIVE_SHUTDOWN
+            | cease_subcode::PEER_DECONFIGURED
+            | cease_subcode::BFD_DOWN => true,
+            cease_subcode::ADMINISTRATIVE_RESET => hard_admin_reset,
+            _ => false,
+        };
+    if n_bit && hard {
+        Notification::hard_reset(&n)
+    } else {
+        n
+    }
 }
 
 /// The Cease for a ManualStop: Administrative Shutdown/Reset carry the
