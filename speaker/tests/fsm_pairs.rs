@@ -703,3 +703,17 @@ fn hard_reset_with_notification_graceful_restart() {
     let sent = &notifications_sent(sim.log(0))[0].1;
     assert_eq!(sent.hard_reset_inner(), Some(cease(1)));
 }
+
+#[test]
+fn sent_updates_postpone_keepalives() {
+    let (mut solo, conn) = reach(State::Established);
+    // Negotiated 240/80 s. An UPDATE written every 60 s leaves nothing for the keepalive timer.
+    for _ in 0..5 {
+        let actions = solo.advance(secs(60));
+        assert!(actions.is_empty(), "{actions:?}");
+        let now = solo.now;
+        solo.peer.update_sent(now, conn);
+        solo.input(Input::Received(conn, Message::Keepalive));
+    }
+    assert_eq!(solo.advance(secs(80)), vec![Action::Send(conn, Message::Keepalive)]);
+}

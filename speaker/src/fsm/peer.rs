@@ -128,6 +128,18 @@ impl Peer {
         self.alloc_conn()
     }
 
+    /// The driver wrote an UPDATE (or anything else) on the established
+    /// `conn`: the KeepaliveTimer restarts, since the peer's hold timer just
+    /// did (RFC 4271 §8.2.2, Established: "each time the local system sends
+    /// a KEEPALIVE or UPDATE message, it restarts its KeepaliveTimer").
+    pub fn update_sent(&mut self, now: Instant, conn: ConnId) {
+        if let Some(c) = self.conns.iter_mut().find(|c| c.id == conn && c.state == ConnState::Established) {
+            if let Some(n) = c.negotiated.as_deref().filter(|n| n.keepalive > 0) {
+                c.keepalive = Some(now + secs(n.keepalive));
+            }
+        }
+    }
+
     /// The earliest deadline; call [`Peer::handle_timeout`] when it passes.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let conn_deadlines = self.conns.iter().flat_map(|c| [c.hold, c.keepalive]);
