@@ -95,6 +95,9 @@ pub struct FibStatus {
     pub resyncs: u64,
     /// `Overrun`s seen on the event socket.
     pub overruns: u64,
+    /// Route notifications received (echoes of our own installs are
+    /// dropped in the kernel and not counted).
+    pub route_events: u64,
 }
 
 enum Command {
@@ -146,7 +149,7 @@ impl Fib {
     }
 
     async fn start(config: FibConfig, netns: Option<&str>) -> Result<(Fib, FibEvents), FibError> {
-        let sockets = netns::open(netns, config.request_buffer, config.event_buffer).await?;
+        let sockets = netns::open(netns, config.request_buffer, config.event_buffer, config.protocol).await?;
         let (req_conn, handle) = sockets.requests;
         let (ev_conn, messages) = sockets.events;
         let batcher = Batcher::new(sockets.install, config.table, config.protocol, config.request_timeout);
@@ -171,6 +174,7 @@ impl Fib {
             resync_needed: false,
             resyncs: 0,
             overruns: 0,
+            route_events: 0,
             config: config.clone(),
         };
         driver.resync().await?;
@@ -245,6 +249,7 @@ struct Driver {
     resync_needed: bool,
     resyncs: u64,
     overruns: u64,
+    route_events: u64,
 }
 
 impl Driver {
@@ -289,6 +294,7 @@ impl Driver {
     fn on_message(&mut self, payload: NetlinkPayload<RouteNetlinkMessage>) {
         match payload {
             NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewRoute(m)) => {
+                self.route_events += 1;
                 if let Some(route) = parse_route(&m) {
                     self.reconciler.kernel_route_added(&route);
                     let ev = self.view.route_added(route);
@@ -296,6 +302,7 @@ impl Driver {
                 }
             }
             NetlinkPayload::InnerMessage(RouteNetlinkMessage::DelRoute(m)) => {
+                self.route_events += 1;
                 if let Some(route) = parse_route(&m) {
                     self.reconciler.kernel_route_removed(&route);
                     let ev = self.view.route_removed(&route);
@@ -357,6 +364,7 @@ impl Driver {
             local_routes: self.view.len(),
             resyncs: self.resyncs,
             overruns: self.overruns,
+            route_events: self.route_events,
         }
     }
 

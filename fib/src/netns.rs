@@ -40,12 +40,40 @@ fn set_rcvbuf(socket: &rtnetlink::sys::Socket, bytes: usize) {
     }
 }
 
-fn open_here(request_buffer: usize, event_buffer: usize) -> Result<Sockets, FibError> {
+/// Classic BPF on the event socket that drops RTM_NEWROUTE notifications of
+/// our own protocol in the kernel: they are echoes of our own installs (100k
+/// of them for a full table), which the watch never reports and the install
+/// side learns from the acks. Deletions still come through (a route of ours
+/// removed by someone else is installed again).
+fn drop_own_route_echoes(socket: &rtnetlink::sys::Socket, own_protocol: u8) -> std::io::Result<()> {
+    use socket2::SockFilter;
+    const LD_H_ABS: u16 = 0x28;
+    const LD_B_ABS: u16 = 0x30;
+    const JEQ_K: u16 = 0x15;
+    const RET_K: u16 = 0x06;
+    const RTM_NEWROUTE: u16 = 24;
+    // BPF loads a half-word in network order; nlmsg_type is in host order.
+    let newroute = u32::from(u16::from_be_bytes(RTM_NEWROUTE.to_ne_bytes()));
+    let program = [
+        SockFilter::new(LD_H_ABS, 0, 0, 4),                // nlmsghdr.nlmsg_type
+        SockFilter::new(JEQ_K, 0, 3, newroute),            // not RTM_NEWROUTE → accept
+        SockFilter::new(LD_B_ABS, 0, 0, 16 + 5),           // rtmsg.rtm_protocol
+        SockFilter::new(JEQ_K, 0, 1, own_protocol.into()), // not ours → accept
+        SockFilter::new(RET_K, 0, 0, 0),                   // drop
+        SockFilter::new(RET_K, 0, 0, u32::MAX),            // accept
+    ];
+    socket2::SockRef::from(socket).attach_filter(&program)
+}
+
+fn open_here(request_buffer: usize, event_buffer: usize, own_protocol: u8) -> Result<Sockets, FibError> {
     let (mut conn, handle, _unsolicited) = rtnetlink::new_connection().map_err(FibError::Socket)?;
     set_rcvbuf(conn.socket_mut().socket_ref(), request_buffer);
     let groups = [MulticastGroup::Link, MulticastGroup::Ipv4Route, MulticastGroup::Ipv6Route];
     let (mut events, _handle, messages) = rtnetlink::new_multicast_connection(&groups).map_err(FibError::Socket)?;
     set_rcvbuf(events.socket_mut().socket_ref(), event_buffer);
+    if let Err(e) = drop_own_route_echoes(events.socket_mut().socket_ref(), own_protocol) {
+        tracing::warn!(error = %e, "no kernel filter for our own route echoes; they are filtered in user space");
+    }
     let mut install = TokioSocket::new(NETLINK_ROUTE).map_err(FibError::Socket)?;
     install.socket_mut().bind_auto().map_err(FibError::Socket)?;
     // Error acks without a copy of the request: more acks fit the buffer.
@@ -56,9 +84,14 @@ fn open_here(request_buffer: usize, event_buffer: usize) -> Result<Sockets, FibE
 
 /// Opens the sockets in `netns` (a name under `/run/netns`) or, for `None`,
 /// where the caller runs. Must be called inside a tokio runtime.
-pub(crate) async fn open(netns: Option<&str>, request_buffer: usize, event_buffer: usize) -> Result<Sockets, FibError> {
+pub(crate) async fn open(
+    netns: Option<&str>,
+    request_buffer: usize,
+    event_buffer: usize,
+    own_protocol: u8,
+) -> Result<Sockets, FibError> {
     let Some(name) = netns else {
-        return open_here(request_buffer, event_buffer);
+        return open_here(request_buffer, event_buffer, own_protocol);
     };
     let path = format!("/run/netns/{name}");
     let runtime = tokio::runtime::Handle::current();
@@ -71,7 +104,7 @@ pub(crate) async fn open(netns: Option<&str>, request_buffer: usize, event_buffe
                 nix::sched::setns(ns.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET)
                     .map_err(|e| FibError::Netns(format!("setns {path}: {e}")))?;
                 let _runtime = runtime.enter();
-                open_here(request_buffer, event_buffer)
+                open_here(request_buffer, event_buffer, own_protocol)
             })();
             let _ = tx.send(result);
         })
