@@ -46,10 +46,10 @@ pub enum State {
     Established,
 }
 
+/// An event for the FSM (RFC 4271 §8.1 events, as the driver sees them).
 // Received UPDATEs are nearly every input: boxing them would cost an
 // allocation per message to shrink the rare variants.
 #[allow(clippy::large_enum_variant)]
-/// An event for the FSM (RFC 4271 §8.1 events, as the driver sees them).
 #[derive(Clone, Debug, PartialEq)]
 pub enum Input {
     /// ManualStart (event 1); also ends an IdleHold wait early.
@@ -116,9 +116,9 @@ fn is_hard_reset(n: &Notification) -> bool {
     n.code == bgp_proto::error::code::CEASE && n.subcode == bgp_proto::error::cease_subcode::HARD_RESET
 }
 
+/// What the driver must do.
 // As for `Input`: Deliver(UPDATE) is the common case.
 #[allow(clippy::large_enum_variant)]
-/// What the driver must do.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Action {
     /// Open an outgoing TCP connection to the peer.

@@ -1,7 +1,7 @@
 //! tern's BGP engine.
 //!
 //! This part is sans-IO: the peer state machine of RFC 4271 §8 ([`fsm`]) and
-//! capability negotiation ([`negotiate`]) take events and time from a driver
+//! capability negotiation ([`mod@negotiate`]) take events and time from a driver
 //! and return actions; no sockets, no clock, no tokio.
 
 pub mod config;
