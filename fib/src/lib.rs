@@ -5,11 +5,14 @@
 //! a link going down or away (the kernel drops IPv4 routes without telling)
 //! trigger a new dump, diffed against what is known. A [`RouteFilter`]
 //! selects the routes BGP sees; consumers read [`LocalRouteEvent`]s from
-//! [`FibEvents`] and may ask for a [`Fib::snapshot`].
+//! [`FibEvents`] and may ask for a [`Fib::snapshot`]. Routes of tern's own
+//! protocol are never reported, and the kernel's echoes of our own installs
+//! are dropped before they reach user space (a BPF filter on the socket).
 //!
 //! **Install (tern → kernel).** [`Fib::apply`] takes [`RouteChange`]s; routes
 //! go into one table with tern's protocol number (default 12) with replace
-//! semantics, many requests in flight. Routes of our protocol left by a
+//! semantics, many requests per `sendmsg` (acks matched by sequence
+//! number). Routes of our protocol left by a
 //! previous run are kept until re-learned, end-of-RIB or a deadline.
 //! Routes of other programs are never replaced or removed.
 //!
