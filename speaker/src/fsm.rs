@@ -8,6 +8,32 @@
 //! One peer may have two TCP connections at once while a connection
 //! collision (RFC 4271 §6.8) is being resolved; each has its own
 //! per-connection state, and the peer's [`State`] is the most advanced of them.
+//!
+//! # What a driver does
+//!
+//! - After every [`Peer::handle`] / [`Peer::handle_timeout`], carry out the
+//!   actions in order, then re-arm one timer at [`Peer::poll_timeout`].
+//! - [`Action::Connect`]: open the TCP connection (source address, MD5, TTL
+//!   are the driver's), then report [`Input::Connected`] with
+//!   [`Direction::Outgoing`] or [`Input::ConnectFailed`] with the same id.
+//! - An accepted socket from this peer's address: take an id from
+//!   [`Peer::incoming_conn_id`] and report [`Input::Connected`] with
+//!   [`Direction::Incoming`]. The FSM refuses it with [`Action::Close`] when it must.
+//! - Frame with a 4,096-octet limit until [`Action::Established`], then with
+//!   `negotiated.rx.max_message_len()`, and decode with `negotiated.rx`.
+//!   The peer may send UPDATEs right behind the KEEPALIVE that establishes
+//!   the session, in the same segment: feed the FSM one frame at a time and
+//!   decode the frames after a KEEPALIVE only once its actions are applied.
+//! - [`Action::Send`]: encode with `negotiated.tx` once established,
+//!   `Context::default()` before (only OPEN, KEEPALIVE and NOTIFICATION go
+//!   out then). [`Action::Close`]: write what is queued (the NOTIFICATION)
+//!   first. A socket that ends by itself is [`Input::Closed`].
+//! - A decode error that asks for a session reset is [`Input::DecodeFailed`];
+//!   RFC 7606 treat-as-withdraw and attribute-discard errors stay with the RIB.
+//! - [`Action::Deliver`] goes to the RIB; after writing UPDATEs call
+//!   [`Peer::update_sent`]. [`Action::Down`] with `established` tells the
+//!   RIB to flush, or to keep routes stale when
+//!   [`DownReason::keeps_routes`] says graceful restart applies.
 
 mod peer;
 
