@@ -717,3 +717,21 @@ fn sent_updates_postpone_keepalives() {
     }
     assert_eq!(solo.advance(secs(80)), vec![Action::Send(conn, Message::Keepalive)]);
 }
+
+#[test]
+fn staggered_starts_need_no_collision() {
+    // Both active; B starts a second later. A's connection arrives during B's
+    // connect delay: B answers on it and never opens its own.
+    let a = PeerConfig::new(65000, ID_A, 65000);
+    let b = PeerConfig::new(65000, ID_B, 65000);
+    let mut sim = Sim::new(a, b);
+    sim.input(0, Input::Start);
+    sim.run_for(secs(1));
+    sim.input(1, Input::Start);
+    assert!(sim.run_until(secs(10), Sim::both_established));
+    sim.run_for(secs(60));
+    assert_eq!(connects(sim.log(0)), vec![secs(2)]);
+    assert!(connects(sim.log(1)).is_empty());
+    assert_eq!(sim.links.len(), 1);
+    assert!(notifications_sent(sim.log(0)).is_empty() && notifications_sent(sim.log(1)).is_empty());
+}
