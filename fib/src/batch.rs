@@ -1,13 +1,18 @@
 //! Batched install/remove requests on a netlink socket of their own.
 //!
 //! The kernel processes every message of one `sendmsg` in order, inside that
-//! call, and queues one ack (an `NLMSG_ERROR`, code 0 on success) per
-//! message carrying its sequence number. So a batch of many RTM_NEWROUTE /
-//! RTM_DELROUTE messages costs one system call plus the reads of its acks,
-//! instead of a round trip per route. The batch is bounded so that its acks
-//! fit the socket's receive buffer: a full buffer would make the kernel drop
-//! acks (ENOBUFS), and the requests without an answer are then reported as
-//! failed and retried (replace and delete are both safe to repeat).
+//! call, and answers a request with an `NLMSG_ERROR` carrying its sequence
+//! number when it fails, or when it asked for an ack (`NLM_F_ACK`). So the
+//! route requests of a batch go without `NLM_F_ACK`, and one `NLMSG_NOOP`
+//! with `NLM_F_ACK` closes the batch: when its ack arrives, every request
+//! before it has been processed, and those that failed have said so. A batch
+//! costs one system call and one ack instead of a round trip per route
+//! (`ip -batch` does one per route).
+//!
+//! The error answers of one batch must fit the socket's receive buffer: a
+//! full buffer makes the kernel drop them (ENOBUFS); the requests of that
+//! batch are then all reported failed and retried (replace and delete are
+//! both safe to repeat).
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -43,11 +48,9 @@ fn encode(op: &FibOp, table: u32, protocol: u8, seq: u32) -> NetlinkMessage<Rout
     let (inner, flags) = match &op.kind {
         FibOpKind::Replace { route, ifindexes } => (
             RouteNetlinkMessage::NewRoute(build_route(route, ifindexes, table, protocol)),
-            NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE,
+            NLM_F_REQUEST | NLM_F_CREATE | NLM_F_REPLACE,
         ),
-        FibOpKind::Delete { key } => {
-            (RouteNetlinkMessage::DelRoute(build_delete(key, protocol)), NLM_F_REQUEST | NLM_F_ACK)
-        }
+        FibOpKind::Delete { key } => (RouteNetlinkMessage::DelRoute(build_delete(key, protocol)), NLM_F_REQUEST),
     };
     let mut header = NetlinkHeader::default();
     header.flags = flags;
@@ -70,6 +73,12 @@ impl Batcher {
         }
     }
 
+    fn next_seq(&mut self) -> u32 {
+        let seq = self.seq;
+        self.seq = self.seq.wrapping_add(1).max(1);
+        seq
+    }
+
     /// Sends `ops` and returns each one's result, in no particular order.
     pub(crate) async fn run(&mut self, ops: Vec<FibOp>) -> Vec<(u64, OpResult)> {
         let mut results = Vec::with_capacity(ops.len());
@@ -88,9 +97,18 @@ impl Batcher {
                 self.out.resize(start + len, 0);
                 msg.serialize(&mut self.out[start..]);
                 waiting.insert(self.seq, op.id);
-                self.seq = self.seq.wrapping_add(1).max(1);
+                self.next_seq();
                 ops.next();
             }
+            let barrier = self.next_seq();
+            let mut header = NetlinkHeader::default();
+            header.flags = NLM_F_REQUEST | NLM_F_ACK;
+            header.sequence_number = barrier;
+            let mut noop = NetlinkMessage::<RouteNetlinkMessage>::new(header, NetlinkPayload::Noop);
+            noop.finalize();
+            let start = self.out.len();
+            self.out.resize(start + noop.buffer_len(), 0);
+            noop.serialize(&mut self.out[start..]);
             let kernel = SocketAddr::new(0, 0);
             let sent = tokio::time::timeout(self.timeout, self.socket.send_to(&self.out, &kernel)).await;
             let failure = match sent {
@@ -104,18 +122,28 @@ impl Batcher {
                 results.extend(waiting.drain().map(|(_, id)| (id, OpResult::Failed(errno))));
                 continue;
             }
-            self.collect_acks(&mut waiting, &mut results).await;
+            self.collect_answers(barrier, &mut waiting, &mut results).await;
         }
         results
     }
 
-    async fn collect_acks(&mut self, waiting: &mut HashMap<u32, u64>, results: &mut Vec<(u64, OpResult)>) {
-        while !waiting.is_empty() {
+    /// Reads answers until the barrier's ack; requests that got no error
+    /// answer before it succeeded.
+    async fn collect_answers(
+        &mut self,
+        barrier: u32,
+        waiting: &mut HashMap<u32, u64>,
+        results: &mut Vec<(u64, OpResult)>,
+    ) {
+        loop {
             self.input.clear();
             let received = tokio::time::timeout(self.timeout, self.socket.recv_from(&mut self.input)).await;
             let errno = match received {
                 Ok(Ok(_)) => {
-                    self.read_acks(waiting, results);
+                    if self.read_answers(barrier, waiting, results) {
+                        results.extend(waiting.drain().map(|(_, id)| (id, OpResult::Done)));
+                        return;
+                    }
                     continue;
                 }
                 Ok(Err(e)) => e.raw_os_error().unwrap_or(EIO),
@@ -129,10 +157,19 @@ impl Batcher {
                 tracing::warn!(errno, requests = waiting.len(), "no netlink ack");
             }
             results.extend(waiting.drain().map(|(_, id)| (id, OpResult::Failed(errno))));
+            return;
         }
     }
 
-    fn read_acks(&mut self, waiting: &mut HashMap<u32, u64>, results: &mut Vec<(u64, OpResult)>) {
+    /// Takes the answers in one datagram; `true` once the barrier's ack is
+    /// among them.
+    fn read_answers(
+        &mut self,
+        barrier: u32,
+        waiting: &mut HashMap<u32, u64>,
+        results: &mut Vec<(u64, OpResult)>,
+    ) -> bool {
+        let mut done = false;
         let mut offset = 0;
         while let Some(rest) = self.input.get(offset..).filter(|r| r.len() >= 16) {
             let len = rest.get(..4).and_then(|b| b.try_into().ok()).map(u32::from_ne_bytes).unwrap_or(0) as usize;
@@ -140,7 +177,9 @@ impl Batcher {
             offset += (len + 3) & !3;
             let Ok(msg) = NetlinkMessage::<RouteNetlinkMessage>::deserialize(frame) else { continue };
             if let NetlinkPayload::Error(e) = &msg.payload {
-                if let Some(id) = waiting.remove(&msg.header.sequence_number) {
+                if msg.header.sequence_number == barrier {
+                    done = true;
+                } else if let Some(id) = waiting.remove(&msg.header.sequence_number) {
                     let result = match e.code {
                         None => OpResult::Done,
                         Some(code) => OpResult::Failed(-code.get()),
@@ -149,5 +188,6 @@ impl Batcher {
                 }
             }
         }
+        done
     }
 }

@@ -297,9 +297,19 @@ async fn a_route_via_an_unreachable_gateway_is_retried_until_it_fits() {
     let ns = node("unreach", false);
     let config = FibConfig { retry_interval: Duration::from_millis(100), ..FibConfig::default() };
     let fib = open(&ns, config).await;
-    fib.apply(vec![RouteChange::Set(Route::via(net("10.0.5.0/26"), gw("10.99.0.2")))]).await.expect("apply");
+    // One batch: the kernel refuses the middle route and takes the others.
+    fib.apply(vec![
+        RouteChange::Set(Route::blackhole(net("10.0.4.0/26"))),
+        RouteChange::Set(Route::via(net("10.0.5.0/26"), gw("10.99.0.2"))),
+        RouteChange::Set(Route::via(net("10.0.6.0/26"), gw("10.10.0.2"))),
+    ])
+    .await
+    .expect("apply");
     settle(&fib).await;
-    assert_eq!(show(&ns, &["route", "show", "proto", "12"]), "");
+    assert_eq!(
+        show(&ns, &["route", "show", "proto", "12"]),
+        "blackhole 10.0.4.0/26\n10.0.6.0/26 via 10.10.0.2 dev eth0"
+    );
     let pending = fib.status().await.expect("status").install.pending;
     assert_eq!(pending, vec![(net("10.0.5.0/26"), PendingReason::Refused { errno: 101 })], "ENETUNREACH");
 
@@ -307,9 +317,12 @@ async fn a_route_via_an_unreachable_gateway_is_retried_until_it_fits() {
     ns.ip(&["addr", "add", "10.99.0.1/24", "dev", "eth0"]).expect("address");
     let shown = poll_until(WAIT, || {
         let out = show(&ns, &["route", "show", "proto", "12"]);
-        (!out.is_empty()).then_some(out)
+        out.contains("10.0.5.0").then_some(out)
     })
     .await;
-    assert_eq!(shown.as_deref(), Some("10.0.5.0/26 via 10.99.0.2 dev eth0"));
+    assert_eq!(
+        shown.as_deref(),
+        Some("blackhole 10.0.4.0/26\n10.0.5.0/26 via 10.99.0.2 dev eth0\n10.0.6.0/26 via 10.10.0.2 dev eth0")
+    );
     fib.shutdown().await.expect("shutdown");
 }
