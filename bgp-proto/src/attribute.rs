@@ -15,8 +15,8 @@ mod as4;
 mod decode;
 mod encode;
 
-pub use decode::decode_path_attributes;
 pub(crate) use decode::{decode_attributes, missing_mandatory, mp_withdrawn};
+pub use decode::{decode_path_attributes, PathAttributesDecoder};
 pub(crate) use encode::put_next_hop;
 pub use encode::EncodeOptions;
 

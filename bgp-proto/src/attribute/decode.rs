@@ -96,6 +96,99 @@ pub(crate) fn decode_attributes(
     mrt_rib: Option<Family>,
     attrs: &mut PathAttributes,
 ) -> Result<Decoded, DecodeError> {
+    decode_attributes_reusing(buf, ctx, mrt_rib, attrs, &mut Spare::default())
+}
+
+/// Vectors of an earlier decode, cleared, lent to the next one so that a
+/// steady stream of attribute sets allocates nothing (see
+/// [`PathAttributesDecoder`]).
+#[derive(Debug, Default)]
+struct Spare {
+    as_path: Option<AsPath>,
+    communities: Option<Vec<u32>>,
+    unknown: Vec<RawAttribute>,
+}
+
+/// A reusable decoder for bulk decoding: MRT RIB dumps, or a RIB ingesting
+/// a full table. Each [`decode`](Self::decode) fills one `PathAttributes`
+/// whose vectors keep their capacity from call to call, so decoding a long
+/// stream of attribute sets costs no allocation per set for the AS path and
+/// communities. The caller reads the result by reference and clones what it
+/// keeps — which is what a RIB that interns attribute sets does anyway: most
+/// sets it receives are already known, and only a new one is copied.
+///
+/// The result is the same as [`decode_path_attributes`] gives.
+#[derive(Debug, Default)]
+pub struct PathAttributesDecoder {
+    attrs: PathAttributes,
+    issues: Vec<AttributeIssue>,
+    spare: Spare,
+}
+
+impl PathAttributesDecoder {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Decodes `buf` as [`decode_path_attributes`] does; on success the
+    /// attributes are borrowed from the decoder until the next call, and the
+    /// attribute-discard issues are in [`issues`](Self::issues).
+    pub fn decode(
+        &mut self,
+        buf: &[u8],
+        ctx: &Context,
+        mrt_rib: Option<Family>,
+    ) -> Result<&PathAttributes, UpdateError> {
+        self.recycle();
+        let attrs = &mut self.attrs;
+        let mut d = match decode_attributes_reusing(buf, ctx, mrt_rib, attrs, &mut self.spare) {
+            Ok(d) => d,
+            Err(e) => return Err(UpdateError::SessionReset(e)),
+        };
+        if d.withdraw.is_none() && mrt_rib.is_none() && attrs.mp_reach.is_some() {
+            d.withdraw = missing_mandatory(attrs, false);
+        }
+        self.issues = d.issues;
+        if let Some(error) = d.withdraw {
+            let mut withdrawn = Vec::new();
+            mp_withdrawn(attrs, &mut withdrawn);
+            return Err(UpdateError::TreatAsWithdraw { withdrawn, error });
+        }
+        Ok(&self.attrs)
+    }
+
+    /// The attribute-discard issues of the last successful decode.
+    pub fn issues(&self) -> &[AttributeIssue] {
+        &self.issues
+    }
+
+    /// Takes the vectors worth keeping out of the last result and resets it.
+    fn recycle(&mut self) {
+        let a = &mut self.attrs;
+        if let Some(p) = a.as_path.take() {
+            self.spare.as_path = Some(p);
+        }
+        if let Some(mut c) = a.communities.take() {
+            c.clear();
+            self.spare.communities = Some(c);
+        }
+        if !a.unknown.is_empty() {
+            std::mem::swap(&mut self.spare.unknown, &mut a.unknown);
+            self.spare.unknown.clear();
+        }
+        let unknown = std::mem::take(&mut self.spare.unknown);
+        *a = PathAttributes { unknown, ..PathAttributes::default() };
+        self.issues.clear();
+    }
+}
+
+fn decode_attributes_reusing(
+    buf: &[u8],
+    ctx: &Context,
+    mrt_rib: Option<Family>,
+    attrs: &mut PathAttributes,
+    spare: &mut Spare,
+) -> Result<Decoded, DecodeError> {
     let mut d = Decoded { issues: Vec::new(), withdraw: None, other_than_unreach: false };
     // One bit per type code: RFC 7606 §3 g duplicate detection.
     let mut seen = [0u64; 4];
@@ -158,7 +251,7 @@ pub(crate) fn decode_attributes(
             d.other_than_unreach = true;
         }
 
-        if let Err(b) = decode_one(attrs, attr_flags, code, value, ctx, mrt_rib) {
+        if let Err(b) = decode_one(attrs, attr_flags, code, value, ctx, mrt_rib, spare) {
             let data = match b.subcode {
                 // RFC 4271 §6.3 prescribes no data for these.
                 sub::MALFORMED_AS_PATH | sub::MALFORMED_ATTRIBUTE_LIST | sub::INVALID_NETWORK_FIELD => Bytes::new(),
@@ -240,6 +333,7 @@ fn decode_one(
     value: &[u8],
     ctx: &Context,
     mrt_rib: Option<Family>,
+    spare: &mut Spare,
 ) -> Result<(), Bad> {
     // RFC 6793 §4.2.2 ("ignored" between NEW speakers): kept opaque so the
     // received message still re-encodes, but not interpreted.
@@ -275,7 +369,8 @@ fn decode_one(
         // RFC 7606 §7.2
         tc::AS_PATH => {
             let width = if ctx.four_octet_as { 4 } else { 2 };
-            a.as_path = Some(decode_as_path(value, width).map_err(|e| bad(sub::MALFORMED_AS_PATH, e))?);
+            let path = decode_as_path_into(value, width, spare.as_path.take().unwrap_or_default());
+            a.as_path = Some(path.map_err(|e| bad(sub::MALFORMED_AS_PATH, e))?);
         }
         // RFC 7606 §7.3
         tc::NEXT_HOP => a.next_hop = Some(Ipv4Addr::from(u32_value(value, "NEXT_HOP")?)),
@@ -293,7 +388,11 @@ fn decode_one(
         // RFC 7606 §7.7: length 6 or 8 as the AS width negotiated.
         tc::AGGREGATOR => a.aggregator = Some(decode_aggregator(value, ctx.four_octet_as, "AGGREGATOR")?),
         // RFC 7606 §7.8
-        tc::COMMUNITIES => a.communities = Some(u32_list(value, "COMMUNITIES")?),
+        tc::COMMUNITIES => {
+            let mut list = spare.communities.take().unwrap_or_default();
+            u32_list_into(value, "COMMUNITIES", &mut list)?;
+            a.communities = Some(list);
+        }
         // RFC 7606 §7.9
         tc::ORIGINATOR_ID => a.originator_id = Some(Ipv4Addr::from(u32_value(value, "ORIGINATOR_ID")?)),
         // RFC 7606 §7.10
@@ -379,6 +478,15 @@ fn u32_value(value: &[u8], what: &str) -> Result<u32, Bad> {
     }
 }
 
+fn u32_list_into(value: &[u8], what: &str, out: &mut Vec<u32>) -> Result<(), Bad> {
+    if value.is_empty() || !value.len().is_multiple_of(4) {
+        return Err(length_error(what, value.len()));
+    }
+    out.clear();
+    out.extend(value.chunks_exact(4).map(|c| be32(c, 0)));
+    Ok(())
+}
+
 fn u32_list(value: &[u8], what: &str) -> Result<Vec<u32>, Bad> {
     if value.is_empty() || !value.len().is_multiple_of(4) {
         return Err(length_error(what, value.len()));
@@ -399,7 +507,13 @@ fn decode_aggregator(value: &[u8], four_octet: bool, what: &str) -> Result<Aggre
 /// with `width`-octet AS numbers. Malformed per RFC 7606 §7.2: unknown
 /// segment type, segment overrun, a lone trailing octet, zero-length segment.
 pub(crate) fn decode_as_path(value: &[u8], width: usize) -> Result<AsPath, String> {
-    let mut segments = Vec::with_capacity(1);
+    decode_as_path_into(value, width, AsPath { segments: Vec::with_capacity(1) })
+}
+
+/// [`decode_as_path`] reusing the vectors of `path` (whose content is
+/// replaced).
+fn decode_as_path_into(value: &[u8], width: usize, mut path: AsPath) -> Result<AsPath, String> {
+    let mut used = 0;
     let mut rest = value;
     while !rest.is_empty() {
         let Some((&[kind, count], tail)) = rest.split_first_chunk::<2>() else {
@@ -420,14 +534,26 @@ pub(crate) fn decode_as_path(value: &[u8], width: usize) -> Result<AsPath, Strin
             return Err(format!("AS path segment of {count} ASes overruns the attribute"));
         };
         rest = tail;
-        let asns = if width == 4 {
-            body.chunks_exact(4).map(|c| be32(c, 0)).collect()
-        } else {
-            body.chunks_exact(2).map(|c| u32::from(u16::from_be_bytes([c[0], c[1]]))).collect()
+        let fill = |asns: &mut Vec<u32>| {
+            if width == 4 {
+                asns.extend(body.chunks_exact(4).map(|c| be32(c, 0)));
+            } else {
+                asns.extend(body.chunks_exact(2).map(|c| u32::from(u16::from_be_bytes([c[0], c[1]]))));
+            }
         };
-        segments.push(AsSegment { kind, asns });
+        if let Some(segment) = path.segments.get_mut(used) {
+            segment.kind = kind;
+            segment.asns.clear();
+            fill(&mut segment.asns);
+        } else {
+            let mut asns = Vec::with_capacity(body.len() / width);
+            fill(&mut asns);
+            path.segments.push(AsSegment { kind, asns });
+        }
+        used += 1;
     }
-    Ok(AsPath { segments })
+    path.segments.truncate(used);
+    Ok(path)
 }
 
 fn afi_safi(value: &[u8]) -> Result<(Family, &[u8]), String> {

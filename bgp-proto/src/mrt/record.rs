@@ -9,7 +9,7 @@ use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use super::{
     bgp4mp_subtype as bs, mrt_type, table_dump_subtype, table_dump_v2_subtype as ts, MrtError, MrtErrorKind, RawRecord,
 };
-use crate::attribute::{decode_path_attributes, PathAttributes};
+use crate::attribute::{decode_path_attributes, PathAttributes, PathAttributesDecoder};
 use crate::context::{Context, HEADER_LEN};
 use crate::error::{AttributeIssue, UpdateError};
 use crate::message::Message;
@@ -352,6 +352,18 @@ impl RibEntry<'_> {
     #[inline]
     pub fn decode_attributes(&self, family: Family) -> Result<(PathAttributes, Vec<AttributeIssue>), UpdateError> {
         decode_path_attributes(self.attributes, &Context::default(), Some(family))
+    }
+
+    /// [`decode_attributes`](Self::decode_attributes) through a reusable
+    /// decoder: no allocation per entry for the AS path and communities when
+    /// walking a whole dump.
+    #[inline]
+    pub fn decode_attributes_with<'d>(
+        &self,
+        family: Family,
+        decoder: &'d mut PathAttributesDecoder,
+    ) -> Result<&'d PathAttributes, UpdateError> {
+        decoder.decode(self.attributes, &Context::default(), Some(family))
     }
 }
 
