@@ -17,9 +17,11 @@ ROOT=$(pwd)
 
 # System packages the tests need. Extend this array; nothing else to change.
 #   bgpdump: reference MRT decoder compared against by the MRT tests.
+#   iproute2: `ip netns` / `ip link` for the fib crate's network-namespace tests.
 #   build-essential, pkg-config: C toolchain for -sys crates (bzip2).
 APT_PACKAGES=(
   bgpdump
+  iproute2
   build-essential
   pkg-config
 )
