@@ -245,7 +245,7 @@ fn capabilities(open: &Open) -> Vec<&Capability> {
         .collect()
 }
 
-/// Families for which `open` advertises ADD-PATH in a mode that `wanted` accepts.
+/// Families for which `open` advertises ADD-PATH sending (`send`) or receiving (`!send`), RFC 7911 §4.
 fn add_path_families(open: &Open, send: bool) -> Vec<Family> {
     let mut out = Vec::new();
     for cap in capabilities(open) {
