@@ -7,6 +7,7 @@
 pub mod config;
 pub mod fsm;
 pub mod negotiate;
+pub mod rib;
 
 pub use config::{GracefulRestartConfig, PeerConfig, Timers};
 pub use fsm::{Action, ConnId, Direction, DownReason, Input, Peer, State};

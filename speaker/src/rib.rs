@@ -1,0 +1,590 @@
+//! The RIB: Adj-RIB-In per peer, the Loc-RIB with best path and ECMP set,
+//! and Adj-RIB-Out per update group (RFC 4271 §3.2, §9).
+//!
+//! Sans-IO and single owner: the daemon feeds [`Input`]s through
+//! [`Rib::handle`] with the current time and gets [`Output`]s back — kernel
+//! (FIB) changes and encoded UPDATE bytes with the peers to send them to.
+//! Graceful-restart stale timers are deadlines ([`Rib::next_deadline`],
+//! [`Rib::handle_timeout`]). Inputs and outputs are plain values that can be
+//! logged and replayed; policies are registered once by id
+//! ([`Rib::set_policy`]) so the inputs stay data.
+//!
+//! Attribute sets are interned ([`Interner`]): every route and every
+//! Adj-RIB-Out entry with the same attributes shares one `Arc`.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bgp_proto::attribute::{MpNextHop, MpNlri};
+use bgp_proto::{Context, Family, Nlri, PathAttributes, Update};
+
+mod best;
+mod intern;
+mod out;
+
+pub use best::{select, Candidate, DEFAULT_LOCAL_PREF};
+pub use intern::Interner;
+
+use out::{Change, Group};
+
+/// A peer of the RIB, numbered by the daemon. [`PeerId::LOCAL`] is the
+/// pseudo-peer of locally originated routes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PeerId(pub u32);
+
+impl PeerId {
+    /// Locally originated routes (the kernel, the daemon's own networks).
+    pub const LOCAL: PeerId = PeerId(0);
+}
+
+impl fmt::Display for PeerId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "peer#{}", self.0)
+    }
+}
+
+/// An import or export filter: may change the attributes, returns whether
+/// the route is accepted. Closures of that shape are policies.
+pub trait Policy: Send + Sync {
+    fn apply(&self, family: Family, nlri: &Nlri, attrs: &mut PathAttributes) -> bool;
+}
+
+impl<F: Fn(Family, &Nlri, &mut PathAttributes) -> bool + Send + Sync> Policy for F {
+    fn apply(&self, family: Family, nlri: &Nlri, attrs: &mut PathAttributes) -> bool {
+        self(family, nlri, attrs)
+    }
+}
+
+/// Id of a policy registered with [`Rib::set_policy`].
+pub type PolicyId = u32;
+
+/// The RIB's own configuration.
+#[derive(Clone, Debug)]
+pub struct RibConfig {
+    pub local_as: u32,
+    pub router_id: Ipv4Addr,
+    /// Set: we are a route reflector with this cluster ID (RFC 4456 §7).
+    pub cluster_id: Option<Ipv4Addr>,
+    /// Compare MED between routes from different neighbouring ASes.
+    pub always_compare_med: bool,
+    /// How long a restarted peer's stale routes are kept after it is back,
+    /// waiting for its End-of-RIB (RFC 4724 §4.2 "stale routes timer").
+    pub stale_time: Duration,
+}
+
+impl RibConfig {
+    pub fn new(local_as: u32, router_id: Ipv4Addr) -> Self {
+        RibConfig {
+            local_as,
+            router_id,
+            cluster_id: None,
+            always_compare_med: false,
+            stale_time: Duration::from_secs(360),
+        }
+    }
+}
+
+/// What the RIB needs to know about an Established session.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PeerInfo {
+    pub address: IpAddr,
+    pub asn: u32,
+    pub router_id: Ipv4Addr,
+    /// Encode context towards the peer (the session's tx context).
+    pub ctx: Context,
+    /// Families negotiated on the session.
+    pub families: Vec<Family>,
+    /// A route reflector client of ours (iBGP only).
+    pub rr_client: bool,
+    /// Next hop self towards this iBGP peer (eBGP always gets next hop self).
+    pub next_hop_self: bool,
+    /// Our address on the session, used as next hop self.
+    pub local_v4: Option<Ipv4Addr>,
+    pub local_v6: Option<Ipv6Addr>,
+    pub import_policy: Option<PolicyId>,
+    pub export_policy: Option<PolicyId>,
+    /// The peer's restart time when graceful restart was negotiated
+    /// (RFC 4724 §3): its routes are kept stale that long when it drops.
+    pub graceful_restart: Option<Duration>,
+}
+
+/// An input of the RIB.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Input {
+    /// A session reached Established (again).
+    PeerUp { peer: PeerId, info: PeerInfo },
+    /// A session left Established. `graceful`: keep its routes as stale if
+    /// it negotiated graceful restart (false for a Hard Reset, RFC 8538 §3).
+    PeerDown { peer: PeerId, graceful: bool },
+    /// An UPDATE received from the peer (End-of-RIB included).
+    Update { peer: PeerId, update: Update },
+    /// Routes to withdraw (RFC 7606 treat-as-withdraw).
+    Withdraw { peer: PeerId, routes: Vec<(Family, Nlri)> },
+    /// The peer asked for our routes again (RFC 2918).
+    RouteRefresh { peer: PeerId, family: Family },
+    /// Add or replace a locally originated route.
+    Originate { family: Family, nlri: Nlri, attrs: PathAttributes },
+    /// Withdraw a locally originated route.
+    WithdrawLocal { family: Family, nlri: Nlri },
+}
+
+/// A change for the kernel's forwarding table.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FibChange {
+    /// Install or replace the route with these next hops (the ECMP set).
+    Replace { family: Family, prefix: Nlri, next_hops: Vec<IpAddr> },
+    /// Remove our route: no BGP route left, or the best one is local.
+    Remove { family: Family, prefix: Nlri },
+}
+
+/// An output of the RIB.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Output {
+    Fib(FibChange),
+    /// One or more whole UPDATE messages, back to back, for each of `peers`.
+    Send {
+        peers: Vec<PeerId>,
+        messages: Arc<[u8]>,
+    },
+}
+
+/// Counters a user can check.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RibStats {
+    /// `UpdateBuilder` runs (announce or withdraw batches) and End-of-RIB encodes.
+    pub encodes: u64,
+    /// Distinct interned attribute sets.
+    pub attribute_sets: usize,
+    /// Update groups.
+    pub groups: usize,
+    /// Destinations in the Loc-RIB.
+    pub destinations: usize,
+}
+
+#[derive(Clone, Debug)]
+struct Path {
+    attrs: Arc<PathAttributes>,
+    stale: bool,
+}
+
+/// One destination of the Loc-RIB.
+#[derive(Debug, Default)]
+struct Dest {
+    /// Adj-RIB-In routes for this destination, by (peer, path id).
+    paths: BTreeMap<(PeerId, u32), Path>,
+    /// The ECMP set, best first.
+    best: Vec<(PeerId, u32)>,
+    /// Next hops last sent to the FIB (empty: nothing installed).
+    fib: Vec<IpAddr>,
+}
+
+#[derive(Debug)]
+struct PeerState {
+    info: PeerInfo,
+    up: bool,
+    /// Adj-RIB-In keys (with path id).
+    routes: BTreeSet<(Family, Nlri)>,
+    stale_deadline: Option<Instant>,
+    group: Option<u64>,
+}
+
+/// The RIB. See the module docs.
+pub struct Rib {
+    config: RibConfig,
+    interner: Interner,
+    policies: HashMap<PolicyId, Arc<dyn Policy>>,
+    peers: BTreeMap<PeerId, PeerState>,
+    /// Keyed by prefix without path id.
+    loc: BTreeMap<(Family, Nlri), Dest>,
+    groups: BTreeMap<u64, Group>,
+    next_group: u64,
+    /// Adj-RIB-Out changes waiting for the end of the current input.
+    pending: BTreeMap<u64, Vec<Change>>,
+    outputs: Vec<Output>,
+    encodes: u64,
+}
+
+impl fmt::Debug for Rib {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Rib").field("config", &self.config).field("stats", &self.stats()).finish_non_exhaustive()
+    }
+}
+
+impl Rib {
+    pub fn new(config: RibConfig) -> Self {
+        Rib {
+            config,
+            interner: Interner::default(),
+            policies: HashMap::new(),
+            peers: BTreeMap::new(),
+            loc: BTreeMap::new(),
+            groups: BTreeMap::new(),
+            next_group: 1,
+            pending: BTreeMap::new(),
+            outputs: Vec::new(),
+            encodes: 0,
+        }
+    }
+
+    pub fn config(&self) -> &RibConfig {
+        &self.config
+    }
+
+    /// Registers (or replaces) a policy that peers name by `id`.
+    pub fn set_policy(&mut self, id: PolicyId, policy: Arc<dyn Policy>) {
+        self.policies.insert(id, policy);
+    }
+
+    pub fn stats(&self) -> RibStats {
+        RibStats {
+            encodes: self.encodes,
+            attribute_sets: self.interner.len(),
+            groups: self.groups.len(),
+            destinations: self.loc.len(),
+        }
+    }
+
+    /// Processes one input.
+    pub fn handle(&mut self, now: Instant, input: Input) -> Vec<Output> {
+        match input {
+            Input::PeerUp { peer, info } => self.peer_up(now, peer, info),
+            Input::PeerDown { peer, graceful } => self.peer_down(now, peer, graceful),
+            Input::Update { peer, update } => self.update(peer, update),
+            Input::Withdraw { peer, routes } => {
+                for (family, nlri) in routes {
+                    self.remove_route(peer, family, nlri);
+                }
+            }
+            Input::RouteRefresh { peer, family } => self.refresh(peer, family),
+            Input::Originate { family, nlri, attrs } => self.originate(family, nlri, attrs),
+            Input::WithdrawLocal { family, nlri } => self.remove_route(PeerId::LOCAL, family, nlri),
+        }
+        self.flush();
+        std::mem::take(&mut self.outputs)
+    }
+
+    /// The earliest graceful-restart deadline, if any.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.peers.values().filter_map(|p| p.stale_deadline).min()
+    }
+
+    /// Sweeps the stale routes of every peer whose deadline has passed.
+    pub fn handle_timeout(&mut self, now: Instant) -> Vec<Output> {
+        let due: Vec<PeerId> =
+            self.peers.iter().filter(|(_, p)| p.stale_deadline.is_some_and(|d| d <= now)).map(|(id, _)| *id).collect();
+        for peer in due {
+            tracing::info!(%peer, "graceful restart: stale routes timed out");
+            self.sweep_stale(peer, None);
+        }
+        self.flush();
+        std::mem::take(&mut self.outputs)
+    }
+
+    /// The best route for `prefix` (path id ignored): its peer and attributes.
+    pub fn best(&self, family: Family, prefix: Nlri) -> Option<(PeerId, Arc<PathAttributes>)> {
+        let dest = self.loc.get(&(family, Nlri { path_id: None, ..prefix }))?;
+        let key = dest.best.first()?;
+        dest.paths.get(key).map(|p| (key.0, Arc::clone(&p.attrs)))
+    }
+
+    /// The ECMP set for `prefix`, best first.
+    pub fn ecmp(&self, family: Family, prefix: Nlri) -> Vec<(PeerId, u32)> {
+        self.loc.get(&(family, Nlri { path_id: None, ..prefix })).map(|d| d.best.clone()).unwrap_or_default()
+    }
+
+    /// Adj-RIB-In of `peer`: (family, NLRI, attributes, stale).
+    pub fn adj_rib_in(&self, peer: PeerId) -> Vec<(Family, Nlri, Arc<PathAttributes>, bool)> {
+        let Some(p) = self.peers.get(&peer) else {
+            return Vec::new();
+        };
+        p.routes
+            .iter()
+            .filter_map(|(f, n)| {
+                let d = self.loc.get(&(*f, Nlri { path_id: None, ..*n }))?;
+                let path = d.paths.get(&(peer, n.path_id.unwrap_or(0)))?;
+                Some((*f, *n, Arc::clone(&path.attrs), path.stale))
+            })
+            .collect()
+    }
+
+    fn peer_up(&mut self, now: Instant, peer: PeerId, info: PeerInfo) {
+        if peer == PeerId::LOCAL {
+            tracing::warn!("PeerUp for the local pseudo-peer ignored");
+            return;
+        }
+        if self.peers.get(&peer).is_some_and(|p| p.up) {
+            self.peer_down(now, peer, false);
+        }
+        let gr = info.graceful_restart.is_some();
+        let state = self.peers.entry(peer).or_insert_with(|| PeerState {
+            info: info.clone(),
+            up: true,
+            routes: BTreeSet::new(),
+            stale_deadline: None,
+            group: None,
+        });
+        state.info = info;
+        state.up = true;
+        let has_stale = state.stale_deadline.is_some();
+        if has_stale {
+            if gr {
+                state.stale_deadline = Some(now + self.config.stale_time);
+            } else {
+                // RFC 4724 §4.2: back without the capability: stale routes go now.
+                self.sweep_stale(peer, None);
+            }
+        }
+        let gid = self.join_group(peer);
+        self.dump(peer, gid, None);
+    }
+
+    fn peer_down(&mut self, now: Instant, peer: PeerId, graceful: bool) {
+        let Some(state) = self.peers.get_mut(&peer) else {
+            return;
+        };
+        state.up = false;
+        let group = state.group.take();
+        let restart = state.info.graceful_restart.filter(|_| graceful && !state.routes.is_empty());
+        if let Some(gid) = group {
+            self.leave_group(peer, gid);
+        }
+        if let Some(restart) = restart {
+            // RFC 4724 §4.2: keep the routes, marked stale, for the restart time.
+            let Some(state) = self.peers.get_mut(&peer) else {
+                return;
+            };
+            state.stale_deadline = Some(now + restart);
+            let keys: Vec<(Family, Nlri)> = state.routes.iter().copied().collect();
+            for (f, n) in keys {
+                let key = (f, Nlri { path_id: None, ..n });
+                if let Some(p) = self.loc.get_mut(&key).and_then(|d| d.paths.get_mut(&(peer, n.path_id.unwrap_or(0)))) {
+                    p.stale = true;
+                }
+            }
+            return;
+        }
+        let keys: Vec<(Family, Nlri)> =
+            self.peers.get(&peer).map(|s| s.routes.iter().copied().collect()).unwrap_or_default();
+        for (f, n) in keys {
+            self.remove_route(peer, f, n);
+        }
+        self.peers.remove(&peer);
+    }
+
+    /// Drops `peer`'s stale routes (of `family`, or all).
+    fn sweep_stale(&mut self, peer: PeerId, family: Option<Family>) {
+        let Some(state) = self.peers.get(&peer) else {
+            return;
+        };
+        let keys: Vec<(Family, Nlri)> =
+            state.routes.iter().filter(|(f, _)| family.is_none_or(|x| x == *f)).copied().collect();
+        for (f, n) in keys {
+            let stale = self
+                .loc
+                .get(&(f, Nlri { path_id: None, ..n }))
+                .and_then(|d| d.paths.get(&(peer, n.path_id.unwrap_or(0))))
+                .is_some_and(|p| p.stale);
+            if stale {
+                self.remove_route(peer, f, n);
+            }
+        }
+        let any_stale = self.adj_rib_in(peer).iter().any(|r| r.3);
+        let Some(state) = self.peers.get_mut(&peer) else {
+            return;
+        };
+        if !any_stale {
+            state.stale_deadline = None;
+            if !state.up {
+                self.peers.remove(&peer);
+            }
+        }
+    }
+
+    fn update(&mut self, peer: PeerId, update: Update) {
+        let Some(state) = self.peers.get(&peer) else {
+            tracing::warn!(%peer, "UPDATE from an unknown peer ignored");
+            return;
+        };
+        if !state.up {
+            return;
+        }
+        if let Some(family) = update.is_end_of_rib() {
+            // RFC 4724 §4.2: End-of-RIB ends the wait for re-advertisement.
+            self.sweep_stale(peer, Some(family));
+            return;
+        }
+        let Update { withdrawn, attributes, nlri, .. } = update;
+        for n in withdrawn {
+            self.remove_route(peer, Family::IPV4_UNICAST, n);
+        }
+        if let Some(unreach) = &attributes.mp_unreach {
+            if let MpNlri::Prefixes(list) = &unreach.withdrawn {
+                for n in list {
+                    self.remove_route(peer, unreach.family, *n);
+                }
+            }
+        }
+        if !nlri.is_empty() {
+            let base = PathAttributes { mp_reach: None, mp_unreach: None, ..attributes.clone() };
+            for n in nlri {
+                self.learn(peer, Family::IPV4_UNICAST, n, base.clone());
+            }
+        }
+        if let Some(reach) = &attributes.mp_reach {
+            if let MpNlri::Prefixes(list) = &reach.nlri {
+                let mut stored = reach.clone();
+                stored.nlri = MpNlri::Prefixes(Vec::new());
+                let base =
+                    PathAttributes { mp_reach: Some(stored), mp_unreach: None, next_hop: None, ..attributes.clone() };
+                for n in list {
+                    self.learn(peer, reach.family, *n, base.clone());
+                }
+            }
+        }
+    }
+
+    /// Import of one received route: normalisation, loop checks, import
+    /// policy, then the Adj-RIB-In (a rejected route withdraws the old one).
+    fn learn(&mut self, peer: PeerId, family: Family, nlri: Nlri, mut attrs: PathAttributes) {
+        let Some(state) = self.peers.get(&peer) else {
+            return;
+        };
+        let ibgp = state.info.asn == self.config.local_as;
+        if let Some(p) = attrs.effective_as_path() {
+            attrs.as_path = Some(p);
+        }
+        attrs.as4_path = None;
+        if !ibgp {
+            // LOCAL_PREF, ORIGINATOR_ID and CLUSTER_LIST never come from
+            // another AS (RFC 4271 §5.1.5, RFC 4456 §8).
+            attrs.local_pref = None;
+            attrs.originator_id = None;
+            attrs.cluster_list = None;
+        }
+        let own_as_loop = !ibgp
+            && attrs
+                .as_path
+                .as_ref()
+                .is_some_and(|p| p.segments.iter().any(|s| s.asns.contains(&self.config.local_as)));
+        // RFC 4456 §8: reflection loops.
+        let rr_loop = attrs.originator_id == Some(self.config.router_id)
+            || self.config.cluster_id.is_some_and(|c| attrs.cluster_list.as_ref().is_some_and(|l| l.contains(&c)));
+        let accepted = !own_as_loop
+            && !rr_loop
+            && state
+                .info
+                .import_policy
+                .and_then(|id| self.policies.get(&id))
+                .is_none_or(|p| p.apply(family, &nlri, &mut attrs));
+        if !accepted {
+            tracing::debug!(%peer, %family, prefix = %nlri, own_as_loop, rr_loop, "route not imported");
+            self.remove_route(peer, family, nlri);
+            return;
+        }
+        self.insert_route(peer, family, nlri, attrs);
+    }
+
+    fn originate(&mut self, family: Family, nlri: Nlri, mut attrs: PathAttributes) {
+        attrs.origin.get_or_insert(bgp_proto::attribute::Origin::Igp);
+        attrs.as_path.get_or_insert_with(Default::default);
+        self.insert_route(PeerId::LOCAL, family, nlri, attrs);
+    }
+
+    fn insert_route(&mut self, peer: PeerId, family: Family, nlri: Nlri, attrs: PathAttributes) {
+        let attrs = self.interner.intern(attrs);
+        if let Some(state) = self.peers.get_mut(&peer) {
+            state.routes.insert((family, nlri));
+        }
+        let key = (family, Nlri { path_id: None, ..nlri });
+        let dest = self.loc.entry(key).or_default();
+        let old = dest.paths.insert((peer, nlri.path_id.unwrap_or(0)), Path { attrs, stale: false });
+        if let Some(old) = old {
+            self.interner.release(old.attrs);
+        }
+        self.recompute(family, key.1);
+    }
+
+    fn remove_route(&mut self, peer: PeerId, family: Family, nlri: Nlri) {
+        if let Some(state) = self.peers.get_mut(&peer) {
+            state.routes.remove(&(family, nlri));
+        }
+        let key = (family, Nlri { path_id: None, ..nlri });
+        let Some(dest) = self.loc.get_mut(&key) else {
+            return;
+        };
+        let Some(old) = dest.paths.remove(&(peer, nlri.path_id.unwrap_or(0))) else {
+            return;
+        };
+        self.interner.release(old.attrs);
+        self.recompute(family, key.1);
+    }
+
+    fn candidate<'a>(&self, key: (PeerId, u32), path: &'a Path) -> Candidate<'a> {
+        let (ebgp, router_id, address) = match self.peers.get(&key.0) {
+            Some(p) => (p.info.asn != self.config.local_as, p.info.router_id, p.info.address),
+            None => (true, self.config.router_id, IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
+        };
+        Candidate { peer: key.0, path_id: key.1, attrs: &path.attrs, ebgp, router_id, address }
+    }
+
+    /// Re-runs selection for one destination and passes any change on to
+    /// the FIB and the update groups.
+    fn recompute(&mut self, family: Family, prefix: Nlri) {
+        let key = (family, prefix);
+        let Some(dest) = self.loc.get(&key) else {
+            return;
+        };
+        let keys: Vec<(PeerId, u32)> = dest.paths.keys().copied().collect();
+        let cands: Vec<Candidate<'_>> = dest.paths.iter().map(|(k, p)| self.candidate(*k, p)).collect();
+        let order = select(&cands, self.config.always_compare_med);
+        let new_best: Vec<(PeerId, u32)> = order.iter().filter_map(|i| keys.get(*i).copied()).collect();
+        let best_route = new_best.first().and_then(|k| dest.paths.get(k).map(|p| (k.0, Arc::clone(&p.attrs))));
+        let mut next_hops: Vec<IpAddr> = if best_route.as_ref().is_some_and(|(p, _)| *p == PeerId::LOCAL) {
+            Vec::new()
+        } else {
+            new_best
+                .iter()
+                .filter(|(p, _)| *p != PeerId::LOCAL)
+                .filter_map(|k| dest.paths.get(k).and_then(|p| next_hop(family, &p.attrs)))
+                .collect()
+        };
+        next_hops.sort();
+        next_hops.dedup();
+        let Some(dest) = self.loc.get_mut(&key) else {
+            return;
+        };
+        dest.best = new_best;
+        if dest.fib != next_hops {
+            let change = if next_hops.is_empty() {
+                FibChange::Remove { family, prefix }
+            } else {
+                FibChange::Replace { family, prefix, next_hops: next_hops.clone() }
+            };
+            dest.fib = next_hops;
+            self.outputs.push(Output::Fib(change));
+        }
+        if dest.paths.is_empty() {
+            self.loc.remove(&key);
+        }
+        self.export_dest(family, prefix, best_route);
+    }
+}
+
+/// The forwarding next hop of a route (the global address of an RFC 2545 pair).
+fn next_hop(family: Family, attrs: &PathAttributes) -> Option<IpAddr> {
+    if let Some(reach) = &attrs.mp_reach {
+        return match &reach.next_hop {
+            MpNextHop::V4(a) => Some(IpAddr::V4(*a)),
+            MpNextHop::V6(a) => Some(IpAddr::V6(*a)),
+            MpNextHop::V6LinkLocal { global, .. } => Some(IpAddr::V6(*global)),
+            MpNextHop::Other(_) => None,
+        };
+    }
+    if family == Family::IPV4_UNICAST {
+        return attrs.next_hop.map(IpAddr::V4);
+    }
+    None
+}
