@@ -335,9 +335,9 @@ pub struct Control {
     pub socket: PathBuf,
     #[serde(default = "default_socket6")]
     pub socket6: PathBuf,
-    /// `/metrics`, `/healthz`, `/readyz`, `/peers`, `/routes`; absent key = default, `""` is refused.
+    /// `/metrics`, `/healthz`, `/readyz`, `/peers`, `/routes`.
     #[serde(default = "default_http")]
-    pub http_listen: Option<SocketAddr>,
+    pub http_listen: SocketAddr,
 }
 
 fn default_socket() -> PathBuf {
@@ -348,8 +348,8 @@ fn default_socket6() -> PathBuf {
     PathBuf::from("/var/run/calico/bird6.ctl")
 }
 
-fn default_http() -> Option<SocketAddr> {
-    Some(SocketAddr::from(([127, 0, 0, 1], 9179)))
+fn default_http() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 9179))
 }
 
 impl Default for Control {

@@ -161,6 +161,32 @@ fn check_mesh(cfg: &Config, c: &mut Checker<'_>) {
             ),
         );
     }
+    if let Some(me) = cfg.mesh.nodes.iter().find(|n| n.name.get_ref() == cfg.global.node_name.get_ref()) {
+        if let (Some(g), Some(n)) = (&cfg.global.ipv4, &me.ipv4) {
+            if g.get_ref() != n.get_ref() {
+                c.err(
+                    n,
+                    format!(
+                        "ipv4 {} differs from [global] ipv4 {}: expected the same address",
+                        n.get_ref(),
+                        g.get_ref()
+                    ),
+                );
+            }
+        }
+        if let (Some(g), Some(n)) = (&cfg.global.ipv6, &me.ipv6) {
+            if g.get_ref() != n.get_ref() {
+                c.err(
+                    n,
+                    format!(
+                        "ipv6 {} differs from [global] ipv6 {}: expected the same address",
+                        n.get_ref(),
+                        g.get_ref()
+                    ),
+                );
+            }
+        }
+    }
     if let (Some(g), Some(n)) = (
         &cfg.global.rr_cluster_id,
         cfg.mesh

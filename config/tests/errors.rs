@@ -243,3 +243,31 @@ fn rr_client_on_ebgp_peer() {
         ]
     );
 }
+
+#[test]
+fn own_address_must_agree_with_mesh_entry() {
+    let text = format!("{HEAD}rr_cluster_id = \"1.0.0.1\"\n[[mesh.nodes]]\nname = \"n1\"\nipv4 = \"10.0.0.2\"\nrr_cluster_id = \"1.0.0.2\"\n");
+    assert_eq!(
+        errors(&text),
+        vec![
+            "node.toml:8:8: ipv4 10.0.0.2 differs from [global] ipv4 10.0.0.1: expected the same address",
+            "node.toml:9:17: rr_cluster_id 1.0.0.2 differs from [global] rr_cluster_id 1.0.0.1: expected the same value",
+        ]
+    );
+}
+
+#[test]
+fn unknown_key_in_mesh_node_and_bad_enum_in_log() {
+    let e = errors(&format!("{HEAD}[[mesh.nodes]]\nname = \"n1\"\nip = \"10.0.0.1\"\n"));
+    assert!(
+        e[0].starts_with(
+            "node.toml:7:1: unknown field `ip`, expected one of `name`, `ipv4`, `ipv6`, `asn`, `rr_cluster_id`"
+        ),
+        "{e:?}"
+    );
+    let e = errors(&format!("{HEAD}[log]\nlevel = \"verbose\"\n"));
+    assert!(
+        e[0].starts_with("node.toml:6:9: unknown variant `verbose`, expected one of `error`, `warn`, `info`"),
+        "{e:?}"
+    );
+}
