@@ -1,0 +1,89 @@
+//! Graceful restart as the receiving speaker (RFC 4724 §4.2): a lost
+//! peer's routes are kept as stale, replaced as it re-advertises, and swept
+//! at its End-of-RIB or when the deadline passes; Hard Reset skips it.
+
+mod rib_common;
+
+use std::time::Instant;
+
+use bgp_proto::Update;
+use rib_common::*;
+use speaker::rib::{FibChange, Input, PeerId, PeerInfo, Rib};
+
+fn gr_peer(n: u8) -> PeerInfo {
+    let mut i = info(n, 65001);
+    i.graceful_restart = Some(secs(120));
+    i
+}
+
+/// Peer 1 (GR, eBGP) with two routes, peer 2 (eBGP) receiving them.
+fn setup(now: Instant) -> Rib {
+    let mut rib = rib();
+    rib.handle(now, Input::PeerUp { peer: PeerId(1), info: gr_peer(1) });
+    rib.handle(now, Input::PeerUp { peer: PeerId(2), info: info(2, 65002) });
+    announce(&mut rib, 1, attrs(&[65001], "10.0.0.1"), &["10.2.0.0/24", "10.3.0.0/24"]);
+    rib
+}
+
+#[test]
+fn stale_routes_are_kept_then_swept_at_end_of_rib() {
+    let now = Instant::now();
+    let mut rib = setup(now);
+    let out = rib.handle(now, Input::PeerDown { peer: PeerId(1), graceful: true });
+    assert!(out.is_empty(), "nothing withdrawn, nothing removed from the FIB: {out:?}");
+    let stale = rib.adj_rib_in(PeerId(1));
+    assert_eq!(stale.len(), 2);
+    assert!(stale.iter().all(|r| r.3));
+    assert_eq!(rib.next_deadline(), Some(now + secs(120)));
+
+    let later = now + secs(30);
+    rib.handle(later, Input::PeerUp { peer: PeerId(1), info: gr_peer(1) });
+    // Re-advertised with a new attribute set: replaces the stale route.
+    let out = announce(&mut rib, 1, attrs(&[65001], "10.0.0.11"), &["10.2.0.0/24"]);
+    assert_eq!(
+        fib(&out),
+        [FibChange::Replace { family: V4, prefix: net("10.2.0.0/24"), next_hops: vec![ip("10.0.0.11")] }]
+    );
+    let fresh: Vec<bool> = rib.adj_rib_in(PeerId(1)).iter().map(|r| r.3).collect();
+    assert_eq!(fresh, [false, true]);
+    // End-of-RIB: what was not re-advertised goes.
+    let out = rib.handle(later, Input::Update { peer: PeerId(1), update: Update::end_of_rib(V4) });
+    assert_eq!(withdrawn_to(&out, 2), [net("10.3.0.0/24")]);
+    assert_eq!(fib(&out), [FibChange::Remove { family: V4, prefix: net("10.3.0.0/24") }]);
+    assert_eq!(rib.adj_rib_in(PeerId(1)).len(), 1);
+    assert_eq!(rib.next_deadline(), None);
+}
+
+#[test]
+fn stale_routes_are_swept_at_the_deadline() {
+    let now = Instant::now();
+    let mut rib = setup(now);
+    rib.handle(now, Input::PeerDown { peer: PeerId(1), graceful: true });
+    assert!(rib.handle_timeout(now + secs(119)).is_empty());
+    let out = rib.handle_timeout(now + secs(120));
+    let mut w = withdrawn_to(&out, 2);
+    w.sort();
+    assert_eq!(w, [net("10.2.0.0/24"), net("10.3.0.0/24")]);
+    assert_eq!(fib(&out).len(), 2);
+    assert!(rib.adj_rib_in(PeerId(1)).is_empty());
+    assert_eq!(rib.next_deadline(), None);
+}
+
+#[test]
+fn hard_reset_skips_graceful_restart() {
+    let now = Instant::now();
+    let mut rib = setup(now);
+    let out = rib.handle(now, Input::PeerDown { peer: PeerId(1), graceful: false });
+    assert_eq!(withdrawn_to(&out, 2).len(), 2);
+    assert_eq!(rib.next_deadline(), None);
+}
+
+#[test]
+fn peer_back_without_graceful_restart_loses_stale_routes() {
+    let now = Instant::now();
+    let mut rib = setup(now);
+    rib.handle(now, Input::PeerDown { peer: PeerId(1), graceful: true });
+    let out = rib.handle(now + secs(5), Input::PeerUp { peer: PeerId(1), info: info(1, 65001) });
+    assert_eq!(fib(&out).len(), 2);
+    assert!(rib.adj_rib_in(PeerId(1)).is_empty());
+}
