@@ -52,10 +52,20 @@ pub fn protocol_name(kind: PeerKind, address: IpAddr) -> String {
 }
 
 /// TCP MD5 key source; a file is read by the daemon when the session starts.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// `Debug` hides an inline key so that logging a peer never prints it.
+#[derive(Clone, PartialEq, Eq)]
 pub enum Password {
     Inline(String),
     File(PathBuf),
+}
+
+impl std::fmt::Debug for Password {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Password::Inline(_) => f.write_str("Inline(<hidden>)"),
+            Password::File(p) => f.debug_tuple("File").field(p).finish(),
+        }
+    }
 }
 
 /// How far the peer may be: GTSM (RFC 5082) or a plain outgoing TTL.
@@ -343,6 +353,12 @@ fn mesh_peers(
         return out;
     }
     let me = cfg.global.node_name.get_ref();
+    let mesh_password = match (&cfg.mesh.password, &cfg.mesh.password_file) {
+        (Some(s), _) => Some(Password::Inline(s.get_ref().clone())),
+        (None, Some(f)) => Some(Password::File(f.get_ref().clone())),
+        (None, None) => None,
+    };
+    let mesh_gr_time = cfg.mesh.graceful_restart_time.as_ref().map_or(DEFAULT_GRACEFUL_RESTART_TIME, |t| *t.get_ref());
     for node in &cfg.mesh.nodes {
         if node.name.get_ref() == me || node.rr_cluster_id.is_some() {
             continue;
@@ -365,7 +381,7 @@ fn mesh_peers(
                 remote_asn,
                 local_address: Some(own),
                 passive: address.to_string() > own.to_string(),
-                password: None,
+                password: mesh_password.clone(),
                 hold_time: DEFAULT_HOLD_TIME,
                 keepalive_time: DEFAULT_HOLD_TIME / 3,
                 ttl: TtlMode::Multihop { ttl: DEFAULT_MULTIHOP_TTL },
@@ -374,7 +390,7 @@ fn mesh_peers(
                 cluster_id: None,
                 families: vec![family_of(address)],
                 add_path: AddPathMode::On,
-                graceful_restart_time: DEFAULT_GRACEFUL_RESTART_TIME,
+                graceful_restart_time: mesh_gr_time,
                 max_prefixes: None,
                 import_policy: CALICO_IMPORT_POLICY.to_string(),
                 export_policy: CALICO_EXPORT_POLICY.to_string(),

@@ -196,13 +196,18 @@ pub struct Peer {
 pub struct Mesh {
     #[serde(default = "yes")]
     pub enabled: bool,
+    /// TCP MD5 key for every mesh session (Calico `nodeMeshPassword`).
+    pub password: Option<Spanned<String>>,
+    pub password_file: Option<Spanned<PathBuf>>,
+    /// Restart Time on mesh sessions (Calico `nodeMeshMaxRestartTime`); default 120.
+    pub graceful_restart_time: Option<Spanned<u16>>,
     #[serde(default)]
     pub nodes: Vec<MeshNode>,
 }
 
 impl Default for Mesh {
     fn default() -> Self {
-        Mesh { enabled: true, nodes: Vec::new() }
+        Mesh { enabled: true, password: None, password_file: None, graceful_restart_time: None, nodes: Vec::new() }
     }
 }
 

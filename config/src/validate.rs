@@ -83,6 +83,33 @@ impl Checker<'_> {
         }
     }
 
+    fn password(&mut self, password: &Option<Spanned<String>>, file: &Option<Spanned<std::path::PathBuf>>) {
+        if let (Some(_), Some(file)) = (password, file) {
+            self.err(file, "password and password_file are both set: expected at most one of them");
+        }
+        if let Some(pw) = password {
+            if pw.get_ref().is_empty() {
+                self.err(pw, "password is empty: expected a TCP MD5 key (RFC 2385) or no password key");
+            } else if pw.get_ref().len() > 80 {
+                self.err(pw, "password is longer than 80 bytes: the kernel's TCP MD5 key limit (TCP_MD5SIG_MAXKEYLEN)");
+            }
+        }
+    }
+
+    fn restart_time(&mut self, t: &Option<Spanned<u16>>) {
+        if let Some(g) = t {
+            if *g.get_ref() > 4095 {
+                self.err(
+                    g,
+                    format!(
+                        "graceful_restart_time {} does not fit the 12-bit Restart Time (RFC 4724 §3): expected 0 to 4095",
+                        g.get_ref()
+                    ),
+                );
+            }
+        }
+    }
+
     fn cidr(&mut self, c: &Spanned<Cidr>, what: &str) {
         let net = c.get_ref().0;
         if net.trunc() != net {
@@ -146,6 +173,8 @@ fn check_mesh(cfg: &Config, c: &mut Checker<'_>) {
             c.asn(asn);
         }
     }
+    c.password(&cfg.mesh.password, &cfg.mesh.password_file);
+    c.restart_time(&cfg.mesh.graceful_restart_time);
     let has_self = names.contains_key(cfg.global.node_name.get_ref().as_str());
     if cfg.mesh.enabled
         && !cfg.mesh.nodes.is_empty()
@@ -210,6 +239,22 @@ fn check_mesh(cfg: &Config, c: &mut Checker<'_>) {
 
 fn check_peers(cfg: &Config, own_cluster: Option<Ipv4Addr>, c: &mut Checker<'_>) {
     let mut seen: HashMap<IpAddr, usize> = HashMap::new();
+    // Addresses the mesh will peer with: a [[peer]] on one of them would be a second session.
+    let mut mesh_addrs: HashMap<IpAddr, &str> = HashMap::new();
+    if cfg.mesh.enabled && own_cluster.is_none() {
+        for n in &cfg.mesh.nodes {
+            if n.name.get_ref() == cfg.global.node_name.get_ref() || n.rr_cluster_id.is_some() {
+                continue;
+            }
+            for a in
+                [n.ipv4.as_ref().map(|a| IpAddr::V4(*a.get_ref())), n.ipv6.as_ref().map(|a| IpAddr::V6(*a.get_ref()))]
+                    .into_iter()
+                    .flatten()
+            {
+                mesh_addrs.insert(a, n.name.get_ref());
+            }
+        }
+    }
     let own: Vec<IpAddr> = self_ipv4(cfg).map(IpAddr::V4).into_iter().chain(self_ipv6(cfg).map(IpAddr::V6)).collect();
     for p in &cfg.peers {
         c.asn(&p.asn);
@@ -224,16 +269,12 @@ fn check_peers(cfg: &Config, own_cluster: Option<Ipv4Addr>, c: &mut Checker<'_>)
         if own.contains(&addr) {
             c.err(&p.address, format!("peer {addr} is this node's own address: expected another router"));
         }
-        if let (Some(pw), Some(file)) = (&p.password, &p.password_file) {
-            let _ = pw;
-            c.err(file, "password and password_file are both set: expected at most one of them");
-        }
-        if let Some(pw) = &p.password {
-            if pw.get_ref().is_empty() {
-                c.err(pw, "password is empty: expected a TCP MD5 key (RFC 2385) or no password key");
-            } else if pw.get_ref().len() > 80 {
-                c.err(pw, "password is longer than 80 bytes: the kernel's TCP MD5 key limit (TCP_MD5SIG_MAXKEYLEN)");
-            }
+        c.password(&p.password, &p.password_file);
+        if let Some(m) = mesh_addrs.get(&addr) {
+            c.err(
+                &p.address,
+                format!("peer {addr} is also mesh node \"{m}\" while the mesh is on: expected one session per address"),
+            );
         }
         if let Some(src) = &p.source_address {
             if src.get_ref().is_ipv4() != addr.is_ipv4() {
@@ -279,11 +320,7 @@ fn check_peers(cfg: &Config, own_cluster: Option<Ipv4Addr>, c: &mut Checker<'_>)
                 c.err(m, "multihop 0: expected a TTL from 1 to 255");
             }
         }
-        if let Some(g) = &p.graceful_restart_time {
-            if *g.get_ref() > 4095 {
-                c.err(g, format!("graceful_restart_time {} does not fit the 12-bit Restart Time (RFC 4724 §3): expected 0 to 4095", g.get_ref()));
-            }
-        }
+        c.restart_time(&p.graceful_restart_time);
         if let Some(f) = &p.families {
             if f.get_ref().is_empty() {
                 c.err(f, "families is empty: expected at least one of \"ipv4-unicast\", \"ipv6-unicast\"");

@@ -170,3 +170,16 @@ fn diff_changed_peer_and_global_change() {
     let d = diff(&state(a), &state(&c));
     assert_eq!((d.unchanged.len(), d.changed.len()), (0, 1));
 }
+
+#[test]
+fn mesh_password_and_restart_time_apply_to_mesh_sessions() {
+    let mut t = mesh("a", &[("a", "10.0.0.1", None), ("b", "10.0.0.2", None)]);
+    t = t.replacen("[[mesh.nodes]]", "[mesh]\npassword = \"s3cret\"\ngraceful_restart_time = 300\n[[mesh.nodes]]", 1);
+    let s = state(&t);
+    let p = s.peer("Mesh_10_0_0_2").unwrap();
+    assert_eq!(p.password, Some(Password::Inline("s3cret".into())));
+    assert_eq!(p.graceful_restart_time, 300);
+    // Logging a peer never prints the key.
+    let shown = format!("{p:?}");
+    assert!(!shown.contains("s3cret") && shown.contains("Inline(<hidden>)"), "{shown}");
+}

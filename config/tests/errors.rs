@@ -13,9 +13,10 @@ const HEAD: &str = "[global]\nasn = 64512\nnode_name = \"n1\"\nipv4 = \"10.0.0.1
 
 #[test]
 fn syntax_error() {
-    let e = errors("[global]\nasn = = 1\n");
+    assert_eq!(errors("[global]\nasn = = 1\n"), vec!["node.toml:2:7: extra `=`, expected nothing"]);
+    let e = errors("[global]\nasn = 1\nnode_name = \"n1\n");
     assert_eq!(e.len(), 1);
-    assert!(e[0].starts_with("node.toml:2:7: "), "{e:?}");
+    assert!(e[0].starts_with("node.toml:3:"), "{e:?}");
 }
 
 #[test]
@@ -269,5 +270,39 @@ fn unknown_key_in_mesh_node_and_bad_enum_in_log() {
     assert!(
         e[0].starts_with("node.toml:6:9: unknown variant `verbose`, expected one of `error`, `warn`, `info`"),
         "{e:?}"
+    );
+}
+
+#[test]
+fn peer_on_a_mesh_address_and_mesh_password_checks() {
+    let text = "\
+[global]
+asn = 1
+node_name = \"a\"
+
+[mesh]
+password = \"x\"
+password_file = \"/k\"
+graceful_restart_time = 4096
+
+[[mesh.nodes]]
+name = \"a\"
+ipv4 = \"10.0.0.1\"
+
+[[mesh.nodes]]
+name = \"b\"
+ipv4 = \"10.0.0.2\"
+
+[[peer]]
+address = \"10.0.0.2\"
+asn = 1
+";
+    assert_eq!(
+        errors(text),
+        vec![
+            "node.toml:7:17: password and password_file are both set: expected at most one of them",
+            "node.toml:8:25: graceful_restart_time 4096 does not fit the 12-bit Restart Time (RFC 4724 §3): expected 0 to 4095",
+            "node.toml:19:11: peer 10.0.0.2 is also mesh node \"b\" while the mesh is on: expected one session per address",
+        ]
     );
 }
