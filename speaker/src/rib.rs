@@ -99,8 +99,8 @@ pub struct PeerInfo {
     pub families: Vec<Family>,
     /// A route reflector client of ours (iBGP only).
     pub rr_client: bool,
-    /// Next hop self towards this iBGP peer (eBGP always gets next hop self).
-    pub next_hop_self: bool,
+    /// How the next hop is set towards this peer.
+    pub next_hop: NextHopMode,
     /// Our address on the session, used as next hop self.
     pub local_v4: Option<Ipv4Addr>,
     pub local_v6: Option<Ipv6Addr>,
@@ -109,6 +109,33 @@ pub struct PeerInfo {
     /// The peer's restart time when graceful restart was negotiated
     /// (RFC 4724 §3): its routes are kept stale that long when it drops.
     pub graceful_restart: Option<Duration>,
+    /// Accept eBGP routes whose AS_PATH holds our AS up to this many times
+    /// (0: any occurrence is a loop, RFC 4271 §9.1.2).
+    pub allow_own_as: u8,
+    /// Prefix limit of the Adj-RIB-In (after import policy).
+    pub max_prefixes: Option<MaxPrefixes>,
+}
+
+/// Next hop towards a peer (Calico's `nextHopMode`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum NextHopMode {
+    /// Our address towards eBGP peers and for routes without a usable next
+    /// hop; unchanged towards iBGP peers (and when reflecting, RFC 4456 §10).
+    #[default]
+    Auto,
+    /// Always our address.
+    SelfAddress,
+    /// Never changed when the route has a next hop of the family.
+    Keep,
+}
+
+/// Maximum number of prefixes a peer may send.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MaxPrefixes {
+    pub limit: usize,
+    /// Ask the driver to close the session with Cease / Maximum Number of
+    /// Prefixes Reached (RFC 4486 §4) rather than only warn.
+    pub close: bool,
 }
 
 /// An input of the RIB.
@@ -148,6 +175,15 @@ pub enum Output {
     Send {
         peers: Vec<PeerId>,
         messages: Arc<[u8]>,
+    },
+    /// The peer's Adj-RIB-In went over its limit (reported once until it is
+    /// back under). With `close` the driver ends the session with Cease
+    /// subcode 1 (RFC 4486) and then sends [`Input::PeerDown`].
+    MaxPrefixesExceeded {
+        peer: PeerId,
+        count: usize,
+        limit: usize,
+        close: bool,
     },
 }
 
@@ -189,6 +225,8 @@ struct PeerState {
     routes: BTreeSet<(Family, Nlri)>,
     stale_deadline: Option<Instant>,
     group: Option<u64>,
+    /// The prefix limit was reported and the count has not gone back under.
+    over_limit: bool,
 }
 
 /// The RIB. See the module docs.
@@ -325,6 +363,7 @@ impl Rib {
             routes: BTreeSet::new(),
             stale_deadline: None,
             group: None,
+            over_limit: false,
         });
         state.info = info;
         state.up = true;
@@ -464,11 +503,11 @@ impl Rib {
             attrs.originator_id = None;
             attrs.cluster_list = None;
         }
-        let own_as_loop = !ibgp
-            && attrs
-                .as_path
-                .as_ref()
-                .is_some_and(|p| p.segments.iter().any(|s| s.asns.contains(&self.config.local_as)));
+        let own = attrs
+            .as_path
+            .as_ref()
+            .map_or(0, |p| p.segments.iter().flat_map(|s| &s.asns).filter(|a| **a == self.config.local_as).count());
+        let own_as_loop = !ibgp && own > usize::from(state.info.allow_own_as);
         // RFC 4456 §8: reflection loops.
         let rr_loop = attrs.originator_id == Some(self.config.router_id)
             || self.config.cluster_id.is_some_and(|c| attrs.cluster_list.as_ref().is_some_and(|l| l.contains(&c)));
@@ -485,6 +524,25 @@ impl Rib {
             return;
         }
         self.insert_route(peer, family, nlri, attrs);
+        self.check_limit(peer);
+    }
+
+    /// Reports a peer over its prefix limit, once per excursion.
+    fn check_limit(&mut self, peer: PeerId) {
+        let Some(state) = self.peers.get_mut(&peer) else {
+            return;
+        };
+        let Some(max) = state.info.max_prefixes else {
+            return;
+        };
+        let count = state.routes.len();
+        if count <= max.limit {
+            state.over_limit = false;
+        } else if !state.over_limit {
+            state.over_limit = true;
+            tracing::warn!(%peer, count, limit = max.limit, "maximum prefixes exceeded");
+            self.outputs.push(Output::MaxPrefixesExceeded { peer, count, limit: max.limit, close: max.close });
+        }
     }
 
     fn originate(&mut self, family: Family, nlri: Nlri, mut attrs: PathAttributes) {
@@ -510,6 +568,9 @@ impl Rib {
     fn remove_route(&mut self, peer: PeerId, family: Family, nlri: Nlri) {
         if let Some(state) = self.peers.get_mut(&peer) {
             state.routes.remove(&(family, nlri));
+            if state.info.max_prefixes.is_some_and(|m| state.routes.len() <= m.limit) {
+                state.over_limit = false;
+            }
         }
         let key = (family, Nlri { path_id: None, ..nlri });
         let Some(dest) = self.loc.get_mut(&key) else {

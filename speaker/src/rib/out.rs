@@ -3,7 +3,7 @@
 //!
 //! Peers whose output would be byte-identical share a group: the same
 //! export policy, encode context, families, iBGP or eBGP, RR client or not,
-//! next-hop-self setting and local addresses. A group keeps one Adj-RIB-Out
+//! next-hop mode and local addresses. A group keeps one Adj-RIB-Out
 //! and encodes each change once; the bytes go to every member. The one
 //! per-member difference is split horizon: a route is never sent back to
 //! the peer it came from, so a batch whose source is a member goes to the
@@ -17,7 +17,7 @@ use bgp_proto::attribute::{AsSegment, EncodeOptions, MpNextHop, MpNlri, MpReach,
 use bgp_proto::update::UpdateBuilder;
 use bgp_proto::{Afi, Context, Family, Nlri, PathAttributes, Update};
 
-use super::{next_hop, Output, PeerId, PolicyId, Rib, DEFAULT_LOCAL_PREF};
+use super::{next_hop, NextHopMode, Output, PeerId, PolicyId, Rib, DEFAULT_LOCAL_PREF};
 
 /// What makes two peers' outputs identical.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -27,7 +27,7 @@ pub(super) struct GroupKey {
     families: Vec<Family>,
     ibgp: bool,
     rr_client: bool,
-    next_hop_self: bool,
+    next_hop: NextHopMode,
     local_v4: Option<Ipv4Addr>,
     local_v6: Option<Ipv6Addr>,
 }
@@ -79,7 +79,7 @@ impl Rib {
             families: i.families.clone(),
             ibgp: i.asn == self.config.local_as,
             rr_client: i.rr_client,
-            next_hop_self: i.next_hop_self,
+            next_hop: i.next_hop,
             local_v4: i.local_v4,
             local_v6: i.local_v6,
         };
@@ -252,7 +252,7 @@ impl Rib {
             } else {
                 a.local_pref.get_or_insert(DEFAULT_LOCAL_PREF);
             }
-            if key.next_hop_self || next_hop(family, &a).is_none() {
+            if key.next_hop == NextHopMode::SelfAddress || next_hop(family, &a).is_none() {
                 set_next_hop_self(&mut a, key, family)?;
             }
         } else {
@@ -265,7 +265,9 @@ impl Rib {
             a.originator_id = None;
             a.cluster_list = None;
             prepend_as(&mut a, self.config.local_as);
-            set_next_hop_self(&mut a, key, family)?;
+            if key.next_hop != NextHopMode::Keep || next_hop(family, &a).is_none() {
+                set_next_hop_self(&mut a, key, family)?;
+            }
         }
         if let Some(id) = key.export_policy {
             let policy = self.policies.get(&id)?;

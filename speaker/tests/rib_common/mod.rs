@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use bgp_proto::attribute::{AsPath, AsSegment, MpNextHop, MpNlri, MpReach, Origin, SegmentType};
 use bgp_proto::update::decode_update;
 use bgp_proto::{Context, Family, Nlri, PathAttributes, Update};
-use speaker::rib::{FibChange, Input, Output, PeerId, PeerInfo, Rib, RibConfig};
+use speaker::rib::{FibChange, Input, NextHopMode, Output, PeerId, PeerInfo, Rib, RibConfig};
 
 pub const LOCAL_AS: u32 = 65000;
 pub const ROUTER_ID: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 254);
@@ -41,12 +41,14 @@ pub fn info(n: u8, asn: u32) -> PeerInfo {
         ctx: Context::default(),
         families: vec![V4, V6],
         rr_client: false,
-        next_hop_self: false,
+        next_hop: NextHopMode::Auto,
         local_v4: Some(LOCAL_V4),
         local_v6: Some(LOCAL_V6),
         import_policy: None,
         export_policy: None,
         graceful_restart: None,
+        allow_own_as: 0,
+        max_prefixes: None,
     }
 }
 
