@@ -25,7 +25,7 @@ pub const ERROR_WAIT_TIME: (u16, u16) = (5, 30);
 /// BIRD's TTL for `multihop;` without a number.
 pub const DEFAULT_MULTIHOP_TTL: u8 = 64;
 /// Calico's filter names, used when a peer names no policy.
-pub const CALICO_IMPORT_POLICY: &str = "calico_import";
+pub const CALICO_IMPORT_POLICY: &str = "calico_import_from_bgp_peers";
 pub const CALICO_EXPORT_POLICY: &str = "calico_export_to_bgp_peers";
 
 /// Which Calico template block produced a peer; also its protocol name prefix.
@@ -47,6 +47,7 @@ impl PeerKind {
 }
 
 /// Calico's protocol name: `Mesh_10_0_0_1`, `Global_fd00__1`, … (dots and colons become `_`).
+/// A `[[peer]]` with an explicit port gets `_port_<port>` appended, as confd does.
 pub fn protocol_name(kind: PeerKind, address: IpAddr) -> String {
     format!("{}_{}", kind.prefix(), address.to_string().replace(['.', ':'], "_"))
 }
@@ -234,10 +235,13 @@ impl DesiredState {
                 },
             );
             peers.push(DesiredPeer {
-                name: protocol_name(kind, address),
+                name: match p.port {
+                    Some(port) => format!("{}_port_{port}", protocol_name(kind, address)),
+                    None => protocol_name(kind, address),
+                },
                 kind,
                 address,
-                port: p.port,
+                port: p.port.unwrap_or(179),
                 local_asn: asn,
                 remote_asn,
                 local_address: p
@@ -376,7 +380,7 @@ fn mesh_peers(
                 name: protocol_name(PeerKind::Mesh, address),
                 kind: PeerKind::Mesh,
                 address,
-                port: 179,
+                port: node.listen_port.unwrap_or(cfg.global.listen_port),
                 local_asn: asn,
                 remote_asn,
                 local_address: Some(own),

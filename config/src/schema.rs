@@ -158,8 +158,8 @@ pub struct Peer {
     pub asn: Spanned<u32>,
     #[serde(default)]
     pub scope: PeerScope,
-    #[serde(default = "default_bgp_port")]
-    pub port: u16,
+    /// Neighbor port, default 179. Set, the protocol name gains `_port_<port>` as in Calico.
+    pub port: Option<u16>,
     #[serde(default)]
     pub passive: bool,
     pub password: Option<Spanned<String>>,
@@ -225,6 +225,8 @@ pub struct MeshNode {
     /// Defaults to `[global] asn`.
     pub asn: Option<Spanned<u32>>,
     pub rr_cluster_id: Option<Spanned<Ipv4Addr>>,
+    /// The node's BGP port; defaults to `[global] listen_port` (Calico's `/global/listen_port`).
+    pub listen_port: Option<u16>,
 }
 
 /// Encapsulation mode of an IP pool, spelled as in Calico's `IPPool`.

@@ -238,7 +238,7 @@ fn check_mesh(cfg: &Config, c: &mut Checker<'_>) {
 }
 
 fn check_peers(cfg: &Config, own_cluster: Option<Ipv4Addr>, c: &mut Checker<'_>) {
-    let mut seen: HashMap<IpAddr, usize> = HashMap::new();
+    let mut seen: HashMap<(IpAddr, u16), usize> = HashMap::new();
     // Addresses the mesh will peer with: a [[peer]] on one of them would be a second session.
     let mut mesh_addrs: HashMap<IpAddr, &str> = HashMap::new();
     if cfg.mesh.enabled && own_cluster.is_none() {
@@ -260,10 +260,10 @@ fn check_peers(cfg: &Config, own_cluster: Option<Ipv4Addr>, c: &mut Checker<'_>)
         c.asn(&p.asn);
         let addr = *p.address.get_ref();
         let line = c.line_of(&p.address);
-        if let Some(first) = seen.insert(addr, line) {
+        if let Some(first) = seen.insert((addr, p.port.unwrap_or(179)), line) {
             c.err(
                 &p.address,
-                format!("duplicate peer {addr} (first at line {first}): expected each peer address once"),
+                format!("duplicate peer {addr} (first at line {first}): expected each peer address and port once"),
             );
         }
         if own.contains(&addr) {

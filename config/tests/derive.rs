@@ -115,7 +115,7 @@ fn peer_settings_and_self_skip() {
              families = [\"ipv4-unicast\", \"ipv6-unicast\"]\nadd_path = \"off\"\nmax_prefixes = 1000\n\
              export_policy = \"mine\"\n";
     let s = state(t);
-    let p = s.peer("Node_192_0_2_1").unwrap();
+    let p = s.peer("Node_192_0_2_1_port_1179").unwrap();
     assert_eq!(p.port, 1179);
     assert!(p.passive);
     assert_eq!(p.password, Some(Password::File("/k".into())));
@@ -125,7 +125,7 @@ fn peer_settings_and_self_skip() {
     assert_eq!(p.families, vec![Family::IPV4_UNICAST, Family::IPV6_UNICAST]);
     assert_eq!(p.add_path, config::schema::AddPathMode::Off);
     assert_eq!(p.max_prefixes, Some(1000));
-    assert_eq!((p.import_policy.as_str(), p.export_policy.as_str()), ("calico_import", "mine"));
+    assert_eq!((p.import_policy.as_str(), p.export_policy.as_str()), ("calico_import_from_bgp_peers", "mine"));
     assert_eq!(p.local_address, Some(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1))));
 }
 
@@ -182,4 +182,17 @@ fn mesh_password_and_restart_time_apply_to_mesh_sessions() {
     // Logging a peer never prints the key.
     let shown = format!("{p:?}");
     assert!(!shown.contains("s3cret") && shown.contains("Inline(<hidden>)"), "{shown}");
+}
+
+#[test]
+fn mesh_port_follows_the_other_nodes_listen_port() {
+    let t = "[global]\nasn = 1\nnode_name = \"a\"\nlisten_port = 1790\n\
+             [[mesh.nodes]]\nname = \"a\"\nipv4 = \"10.0.0.1\"\n\
+             [[mesh.nodes]]\nname = \"b\"\nipv4 = \"10.0.0.2\"\nlisten_port = 8179\n\
+             [[mesh.nodes]]\nname = \"c\"\nipv4 = \"10.0.0.3\"\n";
+    let s = state(t);
+    // Mesh names never carry the port (confd's Mesh_ block has no port suffix).
+    assert_eq!(names(&s), ["Mesh_10_0_0_2", "Mesh_10_0_0_3"]);
+    assert_eq!((s.peers[0].port, s.peers[1].port), (8179, 1790));
+    assert_eq!(s.listen[0].port(), 1790);
 }

@@ -105,7 +105,7 @@ ipam_blocks = [\"192.168.1.1/26\"]
             "node.toml:2:7: AS 0 is reserved (RFC 7607): expected an AS number from 1 to 4294967295",
             "node.toml:9:13: hold_time 2 is not allowed (RFC 4271 §4.2): expected 0 or at least 3 seconds",
             "node.toml:11:17: password and password_file are both set: expected at most one of them",
-            "node.toml:14:11: duplicate peer 10.0.0.2 (first at line 7): expected each peer address once",
+            "node.toml:14:11: duplicate peer 10.0.0.2 (first at line 7): expected each peer address and port once",
             "node.toml:17:18: keepalive_time 11 exceeds a third of the hold time 30: expected at most 10",
             "node.toml:21:7: AS 0 is reserved (RFC 7607): expected an AS number from 1 to 4294967295",
             "node.toml:22:13: rr_client = true needs a cluster ID: expected cluster_id here or [global] rr_cluster_id",
@@ -304,5 +304,16 @@ asn = 1
             "node.toml:8:25: graceful_restart_time 4096 does not fit the 12-bit Restart Time (RFC 4724 §3): expected 0 to 4095",
             "node.toml:19:11: peer 10.0.0.2 is also mesh node \"b\" while the mesh is on: expected one session per address",
         ]
+    );
+}
+
+#[test]
+fn same_address_on_another_port_is_another_peer() {
+    let peers = "[[peer]]\naddress = \"10.0.0.2\"\nasn = 1\n[[peer]]\naddress = \"10.0.0.2\"\nasn = 1\nport = 1179\n";
+    config::parse(&format!("{HEAD}{peers}"), "x").expect("different ports");
+    let dup = "[[peer]]\naddress = \"10.0.0.2\"\nasn = 1\n[[peer]]\naddress = \"10.0.0.2\"\nasn = 1\nport = 179\n";
+    assert_eq!(
+        errors(&format!("{HEAD}{dup}")),
+        vec!["node.toml:9:11: duplicate peer 10.0.0.2 (first at line 6): expected each peer address and port once"]
     );
 }
