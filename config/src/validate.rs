@@ -266,6 +266,16 @@ fn check_peers(cfg: &Config, own_cluster: Option<Ipv4Addr>, c: &mut Checker<'_>)
                 format!("duplicate peer {addr} (first at line {first}): expected each peer address and port once"),
             );
         }
+        if !own.iter().any(|o| o.is_ipv4() == addr.is_ipv4()) {
+            let fam = if addr.is_ipv4() { "ipv4" } else { "ipv6" };
+            c.err(
+                &p.address,
+                format!(
+                    "peer {addr} needs this node's {fam} address (Calico disables {fam} BGP without one): \
+                     expected [global] {fam} or an {fam} in this node's [[mesh.nodes]] entry"
+                ),
+            );
+        }
         if own.contains(&addr) {
             c.err(&p.address, format!("peer {addr} is this node's own address: expected another router"));
         }

@@ -317,3 +317,15 @@ fn same_address_on_another_port_is_another_peer() {
         vec!["node.toml:9:11: duplicate peer 10.0.0.2 (first at line 6): expected each peer address and port once"]
     );
 }
+
+#[test]
+fn peer_of_a_family_this_node_lacks() {
+    let text = format!("{HEAD}[[peer]]\naddress = \"fd00::2\"\nasn = 1\n");
+    assert_eq!(
+        errors(&text),
+        vec![
+            "node.toml:6:11: peer fd00::2 needs this node's ipv6 address (Calico disables ipv6 BGP without one): \
+              expected [global] ipv6 or an ipv6 in this node's [[mesh.nodes]] entry"
+        ]
+    );
+}
