@@ -114,6 +114,18 @@ pub struct PeerInfo {
     pub allow_own_as: u8,
     /// Prefix limit of the Adj-RIB-In (after import policy).
     pub max_prefixes: Option<MaxPrefixes>,
+    /// Which paths go out where ADD-PATH send is negotiated for a family.
+    pub add_path_send: AddPathSend,
+}
+
+/// Paths advertised per prefix to an ADD-PATH receiver (RFC 7911).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum AddPathSend {
+    /// The best route and the rest of its ECMP set.
+    #[default]
+    Multipath,
+    /// Every route we have.
+    All,
 }
 
 /// Next hop towards a peer (Calico's `nextHopMode`).
@@ -215,6 +227,20 @@ struct Dest {
     best: Vec<(PeerId, u32)>,
     /// Next hops last sent to the FIB (empty: nothing installed).
     fib: Vec<IpAddr>,
+    /// Path identifiers we send each route with where ADD-PATH is
+    /// negotiated (RFC 7911): stable for the route's lifetime, lowest free.
+    out_ids: BTreeMap<(PeerId, u32), u32>,
+}
+
+/// A route of one destination offered to the update groups.
+#[derive(Clone, Debug)]
+pub(crate) struct Offer {
+    /// Our ADD-PATH path identifier for it.
+    id: u32,
+    src: PeerId,
+    attrs: Arc<PathAttributes>,
+    /// In the ECMP set (the first offer is the best route).
+    multipath: bool,
 }
 
 #[derive(Debug)]
@@ -558,7 +584,13 @@ impl Rib {
         }
         let key = (family, Nlri { path_id: None, ..nlri });
         let dest = self.loc.entry(key).or_default();
-        let old = dest.paths.insert((peer, nlri.path_id.unwrap_or(0)), Path { attrs, stale: false });
+        let path_key = (peer, nlri.path_id.unwrap_or(0));
+        let old = dest.paths.insert(path_key, Path { attrs, stale: false });
+        if !dest.out_ids.contains_key(&path_key) {
+            let used: BTreeSet<u32> = dest.out_ids.values().copied().collect();
+            let id = (1..).find(|i| !used.contains(i)).unwrap_or(u32::MAX);
+            dest.out_ids.insert(path_key, id);
+        }
         if let Some(old) = old {
             self.interner.release(old.attrs);
         }
@@ -576,9 +608,11 @@ impl Rib {
         let Some(dest) = self.loc.get_mut(&key) else {
             return;
         };
-        let Some(old) = dest.paths.remove(&(peer, nlri.path_id.unwrap_or(0))) else {
+        let path_key = (peer, nlri.path_id.unwrap_or(0));
+        let Some(old) = dest.paths.remove(&path_key) else {
             return;
         };
+        dest.out_ids.remove(&path_key);
         self.interner.release(old.attrs);
         self.recompute(family, key.1);
     }
@@ -602,8 +636,8 @@ impl Rib {
         let cands: Vec<Candidate<'_>> = dest.paths.iter().map(|(k, p)| self.candidate(*k, p)).collect();
         let order = select(&cands, self.config.always_compare_med);
         let new_best: Vec<(PeerId, u32)> = order.iter().filter_map(|i| keys.get(*i).copied()).collect();
-        let best_route = new_best.first().and_then(|k| dest.paths.get(k).map(|p| (k.0, Arc::clone(&p.attrs))));
-        let mut next_hops: Vec<IpAddr> = if best_route.as_ref().is_some_and(|(p, _)| *p == PeerId::LOCAL) {
+        let offers = offers(dest, &new_best);
+        let mut next_hops: Vec<IpAddr> = if new_best.first().is_some_and(|(p, _)| *p == PeerId::LOCAL) {
             Vec::new()
         } else {
             new_best
@@ -630,8 +664,23 @@ impl Rib {
         if dest.paths.is_empty() {
             self.loc.remove(&key);
         }
-        self.export_dest(family, prefix, best_route);
+        self.export_dest(family, prefix, &offers);
     }
+}
+
+/// The routes of `dest` for the update groups: the ECMP set `best` (best
+/// first), then the others in (peer, path id) order.
+fn offers(dest: &Dest, best: &[(PeerId, u32)]) -> Vec<Offer> {
+    let rest = dest.paths.keys().filter(|k| !best.contains(k));
+    best.iter()
+        .map(|k| (k, true))
+        .chain(rest.map(|k| (k, false)))
+        .filter_map(|(k, multipath)| {
+            let path = dest.paths.get(k)?;
+            let id = dest.out_ids.get(k).copied().unwrap_or(0);
+            Some(Offer { id, src: k.0, attrs: Arc::clone(&path.attrs), multipath })
+        })
+        .collect()
 }
 
 /// The forwarding next hop of a route (the global address of an RFC 2545 pair).

@@ -5,8 +5,10 @@ mod rib_common;
 
 use std::net::Ipv4Addr;
 
+use bgp_proto::update::decode_update;
+use bgp_proto::{Context, Nlri};
 use rib_common::*;
-use speaker::rib::{Input, MaxPrefixes, NextHopMode, Output, PeerId};
+use speaker::rib::{AddPathSend, Input, MaxPrefixes, NextHopMode, Output, PeerId};
 
 #[test]
 fn next_hop_modes() {
@@ -112,4 +114,63 @@ fn the_same_inputs_give_the_same_outputs() {
     let first = run();
     assert!(first.len() > 10);
     assert_eq!(first, run());
+}
+
+/// The NLRI (with path ids) announced and withdrawn towards `peer`, decoded
+/// with an ADD-PATH IPv4 context.
+fn add_path_nlri(out: &[Output], peer: u32) -> (Vec<Nlri>, Vec<Nlri>) {
+    let ctx = Context { add_path: vec![V4], ..Context::default() };
+    let mut announced = Vec::new();
+    let mut withdrawn = Vec::new();
+    for o in out {
+        let Output::Send { peers, messages } = o else { continue };
+        if !peers.contains(&PeerId(peer)) {
+            continue;
+        }
+        let mut rest: &[u8] = messages;
+        while !rest.is_empty() {
+            let len = usize::from(u16::from_be_bytes([rest[16], rest[17]]));
+            let u = decode_update(&rest[19..len], &ctx).expect("valid UPDATE");
+            announced.extend(u.nlri);
+            withdrawn.extend(u.withdrawn);
+            rest = &rest[len..];
+        }
+    }
+    (announced, withdrawn)
+}
+
+#[test]
+fn add_path_send_multipath_and_all() {
+    let mut rib = rib();
+    up(&mut rib, 1, info(1, 65001));
+    up(&mut rib, 2, info(2, 65001));
+    up(&mut rib, 5, info(5, 65001));
+    let mut multi = info(3, 65003);
+    multi.ctx.add_path = vec![V4];
+    up(&mut rib, 3, multi);
+    let mut all = info(4, 65004);
+    all.ctx.add_path = vec![V4];
+    all.add_path_send = AddPathSend::All;
+    up(&mut rib, 4, all);
+    let mut out = announce(&mut rib, 1, attrs(&[65001], "10.0.0.1"), &["10.2.0.0/24"]);
+    out.extend(announce(&mut rib, 2, attrs(&[65001], "10.0.0.2"), &["10.2.0.0/24"]));
+    out.extend(announce(&mut rib, 5, attrs(&[65001, 65009], "10.0.0.5"), &["10.2.0.0/24"]));
+    let p = "10.2.0.0/24".parse().expect("prefix");
+    let ids = |v: Vec<Nlri>| {
+        let mut ids: Vec<u32> = v
+            .iter()
+            .map(|n| {
+                assert_eq!(n.prefix, p);
+                n.path_id.expect("path id")
+            })
+            .collect();
+        ids.sort();
+        ids.dedup();
+        ids
+    };
+    assert_eq!(ids(add_path_nlri(&out, 3).0), [1, 2], "best + ECMP");
+    assert_eq!(ids(add_path_nlri(&out, 4).0), [1, 2, 3], "all paths");
+    let out = withdraw(&mut rib, 1, &["10.2.0.0/24"]);
+    assert_eq!(add_path_nlri(&out, 3), (vec![], vec![Nlri::with_path_id(p, 1)]));
+    assert_eq!(add_path_nlri(&out, 4), (vec![], vec![Nlri::with_path_id(p, 1)]));
 }

@@ -17,7 +17,7 @@ use bgp_proto::attribute::{AsSegment, EncodeOptions, MpNextHop, MpNlri, MpReach,
 use bgp_proto::update::UpdateBuilder;
 use bgp_proto::{Afi, Context, Family, Nlri, PathAttributes, Update};
 
-use super::{next_hop, NextHopMode, Output, PeerId, PolicyId, Rib, DEFAULT_LOCAL_PREF};
+use super::{next_hop, offers, AddPathSend, NextHopMode, Offer, Output, PeerId, PolicyId, Rib, DEFAULT_LOCAL_PREF};
 
 /// What makes two peers' outputs identical.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -28,6 +28,7 @@ pub(super) struct GroupKey {
     ibgp: bool,
     rr_client: bool,
     next_hop: NextHopMode,
+    add_path_send: AddPathSend,
     local_v4: Option<Ipv4Addr>,
     local_v6: Option<Ipv6Addr>,
 }
@@ -37,8 +38,9 @@ pub(super) struct GroupKey {
 pub(super) struct Group {
     key: GroupKey,
     members: BTreeSet<PeerId>,
-    /// (family, prefix) → exported attributes and the route's source peer.
-    out: BTreeMap<(Family, Nlri), (Arc<PathAttributes>, PeerId)>,
+    /// (family, prefix, our path id or 0 without ADD-PATH) → exported
+    /// attributes and the route's source peer.
+    out: BTreeMap<OutKey, (Arc<PathAttributes>, PeerId)>,
 }
 
 /// One Adj-RIB-Out change waiting to be encoded.
@@ -60,6 +62,8 @@ enum Recipients {
     Only(PeerId),
 }
 
+type OutKey = (Family, Nlri, u32);
+
 type AnnounceKey = (*const PathAttributes, Family, Option<PeerId>);
 
 /// Routes sharing one attribute set, for every member but the excluded one.
@@ -80,6 +84,7 @@ impl Rib {
             ibgp: i.asn == self.config.local_as,
             rr_client: i.rr_client,
             next_hop: i.next_hop,
+            add_path_send: i.add_path_send,
             local_v4: i.local_v4,
             local_v6: i.local_v6,
         };
@@ -90,17 +95,11 @@ impl Rib {
                 let gid = self.next_group;
                 self.next_group += 1;
                 let mut out = BTreeMap::new();
-                let bests: Vec<((Family, Nlri), PeerId, Arc<PathAttributes>)> = self
-                    .loc
-                    .iter()
-                    .filter_map(|(k, d)| {
-                        let b = d.best.first()?;
-                        d.paths.get(b).map(|p| (*k, b.0, Arc::clone(&p.attrs)))
-                    })
-                    .collect();
-                for ((family, prefix), src, attrs) in bests {
-                    if let Some(a) = self.export(&key, family, prefix, src, &attrs) {
-                        out.insert((family, prefix), (self.interner.intern(a), src));
+                let all: Vec<((Family, Nlri), Vec<Offer>)> =
+                    self.loc.iter().map(|(k, d)| (*k, offers(d, &d.best))).collect();
+                for ((family, prefix), offers) in all {
+                    for (id, a, src) in self.export_offers(&key, family, prefix, &offers) {
+                        out.insert((family, prefix, id), (self.interner.intern(a), src));
                     }
                 }
                 tracing::debug!(group = gid, %peer, routes = out.len(), "new update group");
@@ -147,10 +146,11 @@ impl Rib {
         let families = group.key.families.clone();
         let mut index: HashMap<(*const PathAttributes, Family), usize> = HashMap::new();
         let mut batches: Vec<(Arc<PathAttributes>, Family, Vec<Nlri>)> = Vec::new();
-        for ((f, n), (a, src)) in &group.out {
+        for ((f, n, id), (a, src)) in &group.out {
             if *src == peer || family.is_some_and(|x| x != *f) {
                 continue;
             }
+            let n = &Nlri { path_id: ctx.add_path(*f).then_some(*id), ..*n };
             let i = *index.entry((Arc::as_ptr(a), *f)).or_insert_with(|| {
                 batches.push((Arc::clone(a), *f, Vec::new()));
                 batches.len() - 1
@@ -186,41 +186,75 @@ impl Rib {
         self.dump(peer, gid, Some(family));
     }
 
-    /// Exports a destination's new best route (or its absence) to every group.
-    pub(super) fn export_dest(&mut self, family: Family, prefix: Nlri, best: Option<(PeerId, Arc<PathAttributes>)>) {
+    /// Exports a destination's routes (best first, see [`Offer`]) to
+    /// every group, recording what changed.
+    pub(super) fn export_dest(&mut self, family: Family, prefix: Nlri, offers: &[Offer]) {
         let gids: Vec<u64> = self.groups.keys().copied().collect();
         for gid in gids {
             let Some(group) = self.groups.get(&gid) else {
                 continue;
             };
-            let exported =
-                best.as_ref().and_then(|(src, a)| self.export(&group.key, family, prefix, *src, a).map(|x| (x, *src)));
-            let new = exported.map(|(a, src)| (self.interner.intern(a), src));
+            let multi = group.key.ctx.add_path(family);
+            let exported = self.export_offers(&group.key, family, prefix, offers);
+            let mut desired: BTreeMap<u32, (Arc<PathAttributes>, PeerId)> =
+                exported.into_iter().map(|(id, a, src)| (id, (self.interner.intern(a), src))).collect();
             let Some(group) = self.groups.get_mut(&gid) else {
                 continue;
             };
-            let k = (family, prefix);
-            let same = match (group.out.get(&k), &new) {
-                (Some((a, s)), Some((b, t))) => Arc::ptr_eq(a, b) && s == t,
-                (None, None) => true,
-                _ => false,
-            };
-            if same {
-                if let Some((a, _)) = new {
-                    self.interner.release(a);
+            let mut ids: BTreeSet<u32> =
+                group.out.range((family, prefix, 0)..=(family, prefix, u32::MAX)).map(|(k, _)| k.2).collect();
+            ids.extend(desired.keys().copied());
+            for id in ids {
+                let k = (family, prefix, id);
+                let new = desired.remove(&id);
+                let same = match (group.out.get(&k), &new) {
+                    (Some((a, s)), Some((b, t))) => Arc::ptr_eq(a, b) && s == t,
+                    (None, None) => true,
+                    _ => false,
+                };
+                if same {
+                    if let Some((a, _)) = new {
+                        self.interner.release(a);
+                    }
+                    continue;
                 }
-                continue;
+                let old = match &new {
+                    Some((a, s)) => group.out.insert(k, (Arc::clone(a), *s)),
+                    None => group.out.remove(&k),
+                };
+                let old_src = old.map(|(a, s)| {
+                    self.interner.release(a);
+                    s
+                });
+                let nlri = Nlri { path_id: multi.then_some(id), ..prefix };
+                self.pending.entry(gid).or_default().push(Change { family, nlri, old_src, new });
             }
-            let old = match &new {
-                Some((a, s)) => group.out.insert(k, (Arc::clone(a), *s)),
-                None => group.out.remove(&k),
-            };
-            let old_src = old.map(|(a, s)| {
-                self.interner.release(a);
-                s
-            });
-            self.pending.entry(gid).or_default().push(Change { family, nlri: prefix, old_src, new });
         }
+    }
+
+    /// What a group is sent for one destination: the best route alone
+    /// (path id 0), or with ADD-PATH the ECMP set or every route, each
+    /// under its own path id.
+    fn export_offers(
+        &self,
+        key: &GroupKey,
+        family: Family,
+        prefix: Nlri,
+        offers: &[Offer],
+    ) -> Vec<(u32, PathAttributes, PeerId)> {
+        if !key.ctx.add_path(family) {
+            return offers
+                .first()
+                .and_then(|o| self.export(key, family, prefix, o.src, &o.attrs))
+                .map(|a| (0, a, offers.first().map_or(PeerId::LOCAL, |o| o.src)))
+                .into_iter()
+                .collect();
+        }
+        offers
+            .iter()
+            .filter(|o| o.multipath || key.add_path_send == AddPathSend::All)
+            .filter_map(|o| self.export(key, family, prefix, o.src, &o.attrs).map(|a| (o.id, a, o.src)))
+            .collect()
     }
 
     /// The attributes `src`'s route is sent with to the group `key`, or

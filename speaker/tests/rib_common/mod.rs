@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use bgp_proto::attribute::{AsPath, AsSegment, MpNextHop, MpNlri, MpReach, Origin, SegmentType};
 use bgp_proto::update::decode_update;
 use bgp_proto::{Context, Family, Nlri, PathAttributes, Update};
-use speaker::rib::{FibChange, Input, NextHopMode, Output, PeerId, PeerInfo, Rib, RibConfig};
+use speaker::rib::{AddPathSend, FibChange, Input, NextHopMode, Output, PeerId, PeerInfo, Rib, RibConfig};
 
 pub const LOCAL_AS: u32 = 65000;
 pub const ROUTER_ID: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 254);
@@ -49,6 +49,7 @@ pub fn info(n: u8, asn: u32) -> PeerInfo {
         graceful_restart: None,
         allow_own_as: 0,
         max_prefixes: None,
+        add_path_send: AddPathSend::Multipath,
     }
 }
 
