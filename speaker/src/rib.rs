@@ -19,7 +19,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bgp_proto::attribute::{MpNextHop, MpNlri};
-use bgp_proto::{Context, Family, Nlri, PathAttributes, Update};
+use bgp_proto::route_refresh::RouteRefreshSubtype;
+use bgp_proto::{Context, Family, Nlri, PathAttributes, RouteRefresh, Update};
 
 mod best;
 mod intern;
@@ -116,6 +117,8 @@ pub struct PeerInfo {
     pub max_prefixes: Option<MaxPrefixes>,
     /// Which paths go out where ADD-PATH send is negotiated for a family.
     pub add_path_send: AddPathSend,
+    /// Enhanced route refresh negotiated (RFC 7313).
+    pub enhanced_route_refresh: bool,
 }
 
 /// Paths advertised per prefix to an ADD-PATH receiver (RFC 7911).
@@ -162,8 +165,12 @@ pub enum Input {
     Update { peer: PeerId, update: Update },
     /// Routes to withdraw (RFC 7606 treat-as-withdraw).
     Withdraw { peer: PeerId, routes: Vec<(Family, Nlri)> },
-    /// The peer asked for our routes again (RFC 2918).
-    RouteRefresh { peer: PeerId, family: Family },
+    /// A ROUTE-REFRESH from the peer: a request for our routes again (RFC
+    /// 2918; answered within BoRR/EoRR when the peer has enhanced route
+    /// refresh, RFC 7313 §4), or the peer's own BoRR / EoRR demarcation
+    /// (its routes of the family go stale at BoRR, and those not
+    /// re-advertised by EoRR are removed).
+    RouteRefresh { peer: PeerId, refresh: RouteRefresh },
     /// Add or replace a locally originated route.
     Originate { family: Family, nlri: Nlri, attrs: PathAttributes },
     /// Withdraw a locally originated route.
@@ -322,7 +329,12 @@ impl Rib {
                     self.remove_route(peer, family, nlri);
                 }
             }
-            Input::RouteRefresh { peer, family } => self.refresh(peer, family),
+            Input::RouteRefresh { peer, refresh } => match refresh.subtype {
+                RouteRefreshSubtype::Request => self.refresh(peer, refresh.family),
+                RouteRefreshSubtype::BeginningOfRefresh => self.mark_stale(peer, Some(refresh.family)),
+                RouteRefreshSubtype::EndOfRefresh => self.sweep_stale(peer, Some(refresh.family)),
+                RouteRefreshSubtype::Other(_) => {}
+            },
             Input::Originate { family, nlri, attrs } => self.originate(family, nlri, attrs),
             Input::WithdrawLocal { family, nlri } => self.remove_route(PeerId::LOCAL, family, nlri),
         }
@@ -422,13 +434,7 @@ impl Rib {
                 return;
             };
             state.stale_deadline = Some(now + restart);
-            let keys: Vec<(Family, Nlri)> = state.routes.iter().copied().collect();
-            for (f, n) in keys {
-                let key = (f, Nlri { path_id: None, ..n });
-                if let Some(p) = self.loc.get_mut(&key).and_then(|d| d.paths.get_mut(&(peer, n.path_id.unwrap_or(0)))) {
-                    p.stale = true;
-                }
-            }
+            self.mark_stale(peer, None);
             return;
         }
         let keys: Vec<(Family, Nlri)> =
@@ -437,6 +443,19 @@ impl Rib {
             self.remove_route(peer, f, n);
         }
         self.peers.remove(&peer);
+    }
+
+    /// Marks `peer`'s routes (of `family`, or all) stale.
+    fn mark_stale(&mut self, peer: PeerId, family: Option<Family>) {
+        let Some(state) = self.peers.get(&peer) else {
+            return;
+        };
+        for (f, n) in state.routes.iter().filter(|(f, _)| family.is_none_or(|x| x == *f)) {
+            let key = (*f, Nlri { path_id: None, ..*n });
+            if let Some(p) = self.loc.get_mut(&key).and_then(|d| d.paths.get_mut(&(peer, n.path_id.unwrap_or(0)))) {
+                p.stale = true;
+            }
+        }
     }
 
     /// Drops `peer`'s stale routes (of `family`, or all).

@@ -9,6 +9,7 @@ use std::net::Ipv4Addr;
 use std::sync::Arc;
 
 use bgp_proto::attribute::{AsPath, MpNextHop, MpNlri};
+use bgp_proto::RouteRefresh;
 use bgp_proto::{Family, Nlri, PathAttributes};
 use rib_common::*;
 use speaker::rib::{FibChange, Input, Output, PeerId};
@@ -220,12 +221,12 @@ fn initial_table_then_end_of_rib_and_route_refresh_resends() {
     assert_eq!(u[2].is_end_of_rib(), Some(V4));
     assert_eq!(u[3].is_end_of_rib(), Some(V6));
     // Route refresh of IPv4: the IPv4 table again, no End-of-RIB.
-    let out = rib.handle(t0(), Input::RouteRefresh { peer: PeerId(2), family: V4 });
+    let out = rib.handle(t0(), Input::RouteRefresh { peer: PeerId(2), refresh: RouteRefresh::new(V4) });
     let u = sent_to(&out, 2);
     assert_eq!(u.len(), 1);
     assert_eq!(u[0].nlri, [net("10.2.0.0/24"), net("10.3.0.0/24")]);
     // Peer 1 gets its own routes neither in the dump nor on refresh.
-    let out = rib.handle(t0(), Input::RouteRefresh { peer: PeerId(1), family: V4 });
+    let out = rib.handle(t0(), Input::RouteRefresh { peer: PeerId(1), refresh: RouteRefresh::new(V4) });
     assert!(sent_to(&out, 1).is_empty());
 }
 
@@ -302,4 +303,46 @@ fn local_routes_are_announced_and_withdrawn() {
     let out = rib.handle(t0(), Input::WithdrawLocal { family: V4, nlri: net("192.168.0.0/26") });
     assert_eq!(withdrawn_to(&out, 1), [net("192.168.0.0/26")]);
     assert_eq!(withdrawn_to(&out, 2), [net("192.168.0.0/26")]);
+}
+
+#[test]
+fn enhanced_route_refresh_wraps_the_table_in_borr_eorr() {
+    let mut rib = rib();
+    up(&mut rib, 1, info(1, 65001));
+    let mut e = info(2, 65002);
+    e.enhanced_route_refresh = true;
+    up(&mut rib, 2, e);
+    announce(&mut rib, 1, attrs(&[65001], "10.0.0.1"), &["10.2.0.0/24"]);
+    let out = rib.handle(t0(), Input::RouteRefresh { peer: PeerId(2), refresh: RouteRefresh::new(V4) });
+    let msgs: Vec<&[u8]> = out
+        .iter()
+        .filter_map(|o| match o {
+            Output::Send { peers, messages } if peers == &[PeerId(2)] => Some(&messages[..]),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(msgs.len(), 3);
+    // ROUTE-REFRESH (type 5), AFI 1, subtype 1 (BoRR) / 2 (EoRR), SAFI 1.
+    assert_eq!(&msgs[0][18..], &[5, 0, 1, 1, 1]);
+    assert_eq!(decode_all(msgs[1])[0].nlri, [net("10.2.0.0/24")]);
+    assert_eq!(&msgs[2][18..], &[5, 0, 1, 2, 1]);
+}
+
+#[test]
+fn peer_borr_eorr_sweeps_routes_not_readvertised() {
+    use bgp_proto::route_refresh::RouteRefreshSubtype;
+    let mut rib = rib();
+    up(&mut rib, 1, info(1, 65001));
+    up(&mut rib, 2, info(2, 65002));
+    announce(&mut rib, 1, attrs(&[65001], "10.0.0.1"), &["10.2.0.0/24", "10.3.0.0/24"]);
+    let demarcation = |subtype| RouteRefresh { subtype, ..RouteRefresh::new(V4) };
+    rib.handle(
+        t0(),
+        Input::RouteRefresh { peer: PeerId(1), refresh: demarcation(RouteRefreshSubtype::BeginningOfRefresh) },
+    );
+    announce(&mut rib, 1, attrs(&[65001], "10.0.0.1"), &["10.2.0.0/24"]);
+    let out = rib
+        .handle(t0(), Input::RouteRefresh { peer: PeerId(1), refresh: demarcation(RouteRefreshSubtype::EndOfRefresh) });
+    assert_eq!(withdrawn_to(&out, 2), [net("10.3.0.0/24")]);
+    assert_eq!(rib.adj_rib_in(PeerId(1)).len(), 1);
 }

@@ -6,6 +6,7 @@ mod rib_common;
 use std::net::Ipv4Addr;
 
 use bgp_proto::update::decode_update;
+use bgp_proto::RouteRefresh;
 use bgp_proto::{Context, Nlri};
 use rib_common::*;
 use speaker::rib::{AddPathSend, Input, MaxPrefixes, NextHopMode, Output, PeerId};
@@ -105,7 +106,7 @@ fn the_same_inputs_give_the_same_outputs() {
         Input::PeerDown { peer: PeerId(1), graceful: true },
         Input::PeerUp { peer: PeerId(1), info: gr },
         Input::Update { peer: PeerId(1), update: bgp_proto::Update::end_of_rib(V4) },
-        Input::RouteRefresh { peer: PeerId(3), family: V4 },
+        Input::RouteRefresh { peer: PeerId(3), refresh: RouteRefresh::new(V4) },
     ];
     let run = || {
         let mut rib = rib();

@@ -14,8 +14,9 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
 use bgp_proto::attribute::{AsSegment, EncodeOptions, MpNextHop, MpNlri, MpReach, SegmentType};
+use bgp_proto::route_refresh::RouteRefreshSubtype;
 use bgp_proto::update::UpdateBuilder;
-use bgp_proto::{Afi, Context, Family, Nlri, PathAttributes, Update};
+use bgp_proto::{Afi, Context, Family, Nlri, PathAttributes, RouteRefresh, Update};
 
 use super::{next_hop, offers, AddPathSend, NextHopMode, Offer, Output, PeerId, PolicyId, Rib, DEFAULT_LOCAL_PREF};
 
@@ -159,10 +160,17 @@ impl Rib {
                 b.2.push(*n);
             }
         }
+        let enhanced = family.filter(|_| self.peers.get(&peer).is_some_and(|p| p.info.enhanced_route_refresh));
+        if let Some(f) = enhanced {
+            self.demarcation(peer, &ctx, f, RouteRefreshSubtype::BeginningOfRefresh);
+        }
         for (a, f, nlri) in batches {
             if let Some(bytes) = self.encode_announce(&ctx, f, &a, &nlri) {
                 self.outputs.push(Output::Send { peers: vec![peer], messages: bytes });
             }
+        }
+        if let Some(f) = enhanced {
+            self.demarcation(peer, &ctx, f, RouteRefreshSubtype::EndOfRefresh);
         }
         if family.is_none() {
             for f in families {
@@ -175,6 +183,15 @@ impl Rib {
                     Err(e) => tracing::warn!(%peer, %f, error = %e, "End-of-RIB not encoded"),
                 }
             }
+        }
+    }
+
+    /// BoRR or EoRR to `peer` (RFC 7313 §4).
+    fn demarcation(&mut self, peer: PeerId, ctx: &Context, family: Family, subtype: RouteRefreshSubtype) {
+        let mut buf = Default::default();
+        match (RouteRefresh { subtype, ..RouteRefresh::new(family) }).encode(ctx, &mut buf) {
+            Ok(()) => self.outputs.push(Output::Send { peers: vec![peer], messages: Arc::from(&buf[..]) }),
+            Err(e) => tracing::warn!(%peer, %family, error = %e, "route refresh demarcation not encoded"),
         }
     }
 

@@ -50,6 +50,7 @@ pub fn info(n: u8, asn: u32) -> PeerInfo {
         allow_own_as: 0,
         max_prefixes: None,
         add_path_send: AddPathSend::Multipath,
+        enhanced_route_refresh: false,
     }
 }
 
