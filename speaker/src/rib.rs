@@ -74,6 +74,26 @@ pub struct RibConfig {
     /// How long a restarted peer's stale routes are kept after it is back,
     /// waiting for its End-of-RIB (RFC 4724 §4.2 "stale routes timer").
     pub stale_time: Duration,
+    /// We are the restarting speaker (RFC 4724 §4.1): hold best-path
+    /// selection and all output until End-of-RIB from the GR peers.
+    pub selection_deferral: Option<SelectionDeferral>,
+}
+
+/// Selection deferral after our own restart (RFC 4724 §4.1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SelectionDeferral {
+    /// Upper bound, counted from the first input.
+    pub time: Duration,
+    /// How many graceful-restart peers must send End-of-RIB (for every
+    /// family of their session) before selection runs early.
+    pub gr_peers: usize,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Deferral {
+    Off,
+    NotStarted,
+    Until(Instant),
 }
 
 impl RibConfig {
@@ -84,6 +104,7 @@ impl RibConfig {
             cluster_id: None,
             always_compare_med: false,
             stale_time: Duration::from_secs(360),
+            selection_deferral: None,
         }
     }
 }
@@ -276,6 +297,11 @@ pub struct Rib {
     pending: BTreeMap<u64, Vec<Change>>,
     outputs: Vec<Output>,
     encodes: u64,
+    deferral: Deferral,
+    /// GR peers' families still owing End-of-RIB during deferral.
+    eor_pending: BTreeMap<PeerId, BTreeSet<Family>>,
+    /// GR peers that completed their End-of-RIBs during deferral.
+    eor_done: BTreeSet<PeerId>,
 }
 
 impl fmt::Debug for Rib {
@@ -286,6 +312,7 @@ impl fmt::Debug for Rib {
 
 impl Rib {
     pub fn new(config: RibConfig) -> Self {
+        let deferral = if config.selection_deferral.is_some() { Deferral::NotStarted } else { Deferral::Off };
         Rib {
             config,
             interner: Interner::default(),
@@ -297,6 +324,9 @@ impl Rib {
             pending: BTreeMap::new(),
             outputs: Vec::new(),
             encodes: 0,
+            deferral,
+            eor_pending: BTreeMap::new(),
+            eor_done: BTreeSet::new(),
         }
     }
 
@@ -320,6 +350,7 @@ impl Rib {
 
     /// Processes one input.
     pub fn handle(&mut self, now: Instant, input: Input) -> Vec<Output> {
+        self.start_deferral(now);
         match input {
             Input::PeerUp { peer, info } => self.peer_up(now, peer, info),
             Input::PeerDown { peer, graceful } => self.peer_down(now, peer, graceful),
@@ -342,13 +373,51 @@ impl Rib {
         std::mem::take(&mut self.outputs)
     }
 
-    /// The earliest graceful-restart deadline, if any.
+    /// The earliest deadline (stale routes, selection deferral), if any.
     pub fn next_deadline(&self) -> Option<Instant> {
-        self.peers.values().filter_map(|p| p.stale_deadline).min()
+        let deferral = match self.deferral {
+            Deferral::Until(d) => Some(d),
+            _ => None,
+        };
+        self.peers.values().filter_map(|p| p.stale_deadline).chain(deferral).min()
+    }
+
+    /// Whether selection is deferred (RFC 4724 §4.1).
+    pub fn deferring(&self) -> bool {
+        self.deferral != Deferral::Off
+    }
+
+    fn start_deferral(&mut self, now: Instant) {
+        if let (Deferral::NotStarted, Some(d)) = (self.deferral, self.config.selection_deferral) {
+            self.deferral = Deferral::Until(now + d.time);
+        }
+    }
+
+    /// Runs selection over everything learned while deferring, sends it
+    /// (the initial table of every peer), then End-of-RIB to every peer.
+    fn end_deferral(&mut self) {
+        tracing::info!(peers_done = self.eor_done.len(), "selection deferral over");
+        self.deferral = Deferral::Off;
+        self.eor_pending.clear();
+        self.eor_done.clear();
+        let keys: Vec<(Family, Nlri)> = self.loc.keys().copied().collect();
+        for (family, prefix) in keys {
+            self.recompute(family, prefix);
+        }
+        self.flush();
+        let members: Vec<(PeerId, u64)> =
+            self.peers.iter().filter(|(_, p)| p.up).filter_map(|(id, p)| p.group.map(|g| (*id, g))).collect();
+        for (peer, gid) in members {
+            self.end_of_rib(peer, gid);
+        }
     }
 
     /// Sweeps the stale routes of every peer whose deadline has passed.
     pub fn handle_timeout(&mut self, now: Instant) -> Vec<Output> {
+        self.start_deferral(now);
+        if matches!(self.deferral, Deferral::Until(d) if d <= now) {
+            self.end_deferral();
+        }
         let due: Vec<PeerId> =
             self.peers.iter().filter(|(_, p)| p.stale_deadline.is_some_and(|d| d <= now)).map(|(id, _)| *id).collect();
         for peer in due {
@@ -415,6 +484,12 @@ impl Rib {
             }
         }
         let gid = self.join_group(peer);
+        if self.deferring() {
+            if let Some(state) = self.peers.get(&peer).filter(|s| s.info.graceful_restart.is_some()) {
+                self.eor_pending.insert(peer, state.info.families.iter().copied().collect());
+            }
+            return;
+        }
         self.dump(peer, gid, None);
     }
 
@@ -498,6 +573,16 @@ impl Rib {
         if let Some(family) = update.is_end_of_rib() {
             // RFC 4724 §4.2: End-of-RIB ends the wait for re-advertisement.
             self.sweep_stale(peer, Some(family));
+            if let Some(pending) = self.eor_pending.get_mut(&peer) {
+                pending.remove(&family);
+                if pending.is_empty() {
+                    self.eor_pending.remove(&peer);
+                    self.eor_done.insert(peer);
+                    if self.config.selection_deferral.is_some_and(|d| self.eor_done.len() >= d.gr_peers) {
+                        self.end_deferral();
+                    }
+                }
+            }
             return;
         }
         let Update { withdrawn, attributes, nlri, .. } = update;
@@ -647,6 +732,9 @@ impl Rib {
     /// Re-runs selection for one destination and passes any change on to
     /// the FIB and the update groups.
     fn recompute(&mut self, family: Family, prefix: Nlri) {
+        if self.deferring() {
+            return;
+        }
         let key = (family, prefix);
         let Some(dest) = self.loc.get(&key) else {
             return;

@@ -87,3 +87,55 @@ fn peer_back_without_graceful_restart_loses_stale_routes() {
     assert_eq!(fib(&out).len(), 2);
     assert!(rib.adj_rib_in(PeerId(1)).is_empty());
 }
+
+/// A restarting RIB deferring selection until two GR peers are done.
+fn restarting() -> Rib {
+    let mut c = speaker::rib::RibConfig::new(LOCAL_AS, ROUTER_ID);
+    c.selection_deferral = Some(speaker::rib::SelectionDeferral { time: secs(60), gr_peers: 2 });
+    Rib::new(c)
+}
+
+fn deferral_setup(now: Instant) -> (Rib, Vec<speaker::rib::Output>) {
+    let mut rib = restarting();
+    let mut out = Vec::new();
+    for (n, i) in [(1, gr_peer(1)), (2, gr_peer(2)), (3, info(3, 65003))] {
+        out.extend(rib.handle(now, Input::PeerUp { peer: PeerId(n), info: i }));
+    }
+    out.extend(announce(&mut rib, 1, attrs(&[65001], "10.0.0.1"), &["10.2.0.0/24"]));
+    for f in [V4, V6] {
+        out.extend(rib.handle(now, Input::Update { peer: PeerId(1), update: Update::end_of_rib(f) }));
+    }
+    out.extend(announce(&mut rib, 2, attrs(&[65001], "10.0.0.2"), &["10.3.0.0/24"]));
+    (rib, out)
+}
+
+#[test]
+fn restarting_speaker_defers_selection_until_every_end_of_rib() {
+    let now = Instant::now();
+    let (mut rib, out) = deferral_setup(now);
+    assert!(out.is_empty(), "nothing selected, installed or sent while deferring: {out:?}");
+    assert!(rib.deferring());
+    assert_eq!(rib.next_deadline(), Some(now + secs(60)));
+    let mut out = rib.handle(now, Input::Update { peer: PeerId(2), update: Update::end_of_rib(V4) });
+    assert!(out.is_empty());
+    out.extend(rib.handle(now, Input::Update { peer: PeerId(2), update: Update::end_of_rib(V6) }));
+    assert!(!rib.deferring());
+    assert_eq!(fib(&out).len(), 2);
+    let to3 = sent_to(&out, 3);
+    assert_eq!(announced_to(&out, 3), [net("10.2.0.0/24"), net("10.3.0.0/24")]);
+    // The table, then End-of-RIB for each family.
+    let eors: Vec<_> = to3.iter().filter_map(|u| u.is_end_of_rib()).collect();
+    assert_eq!(eors, [V4, V6]);
+    assert_eq!(to3.last().and_then(|u| u.is_end_of_rib()), Some(V6));
+}
+
+#[test]
+fn selection_deferral_is_bounded() {
+    let now = Instant::now();
+    let (mut rib, _) = deferral_setup(now);
+    assert!(rib.handle_timeout(now + secs(59)).is_empty());
+    let out = rib.handle_timeout(now + secs(60));
+    assert!(!rib.deferring());
+    assert_eq!(fib(&out).len(), 2);
+    assert_eq!(announced_to(&out, 3).len(), 2);
+}

@@ -144,7 +144,6 @@ impl Rib {
             return;
         };
         let ctx = group.key.ctx.clone();
-        let families = group.key.families.clone();
         let mut index: HashMap<(*const PathAttributes, Family), usize> = HashMap::new();
         let mut batches: Vec<(Arc<PathAttributes>, Family, Vec<Nlri>)> = Vec::new();
         for ((f, n, id), (a, src)) in &group.out {
@@ -173,15 +172,24 @@ impl Rib {
             self.demarcation(peer, &ctx, f, RouteRefreshSubtype::EndOfRefresh);
         }
         if family.is_none() {
-            for f in families {
-                let mut buf = Default::default();
-                match Update::end_of_rib(f).encode(&ctx, &mut buf) {
-                    Ok(()) => {
-                        self.encodes += 1;
-                        self.outputs.push(Output::Send { peers: vec![peer], messages: Arc::from(&buf[..]) });
-                    }
-                    Err(e) => tracing::warn!(%peer, %f, error = %e, "End-of-RIB not encoded"),
+            self.end_of_rib(peer, gid);
+        }
+    }
+
+    /// End-of-RIB to `peer` for every family of its group (RFC 4724 §2).
+    pub(super) fn end_of_rib(&mut self, peer: PeerId, gid: u64) {
+        let Some(group) = self.groups.get(&gid) else {
+            return;
+        };
+        let ctx = group.key.ctx.clone();
+        for f in group.key.families.clone() {
+            let mut buf = Default::default();
+            match Update::end_of_rib(f).encode(&ctx, &mut buf) {
+                Ok(()) => {
+                    self.encodes += 1;
+                    self.outputs.push(Output::Send { peers: vec![peer], messages: Arc::from(&buf[..]) });
                 }
+                Err(e) => tracing::warn!(%peer, %f, error = %e, "End-of-RIB not encoded"),
             }
         }
     }
