@@ -598,9 +598,7 @@ impl Rib {
         }
         if !nlri.is_empty() {
             let base = PathAttributes { mp_reach: None, mp_unreach: None, ..attributes.clone() };
-            for n in nlri {
-                self.learn(peer, Family::IPV4_UNICAST, n, base.clone());
-            }
+            self.learn(peer, Family::IPV4_UNICAST, &nlri, base);
         }
         if let Some(reach) = &attributes.mp_reach {
             if let MpNlri::Prefixes(list) = &reach.nlri {
@@ -608,16 +606,15 @@ impl Rib {
                 stored.nlri = MpNlri::Prefixes(Vec::new());
                 let base =
                     PathAttributes { mp_reach: Some(stored), mp_unreach: None, next_hop: None, ..attributes.clone() };
-                for n in list {
-                    self.learn(peer, reach.family, *n, base.clone());
-                }
+                self.learn(peer, reach.family, list, base);
             }
         }
     }
 
-    /// Import of one received route: normalisation, loop checks, import
-    /// policy, then the Adj-RIB-In (a rejected route withdraws the old one).
-    fn learn(&mut self, peer: PeerId, family: Family, nlri: Nlri, mut attrs: PathAttributes) {
+    /// Import of received routes sharing one attribute set:
+    /// normalisation and loop checks once, the import policy per route,
+    /// then the Adj-RIB-In (a rejected route withdraws the old one).
+    fn learn(&mut self, peer: PeerId, family: Family, list: &[Nlri], mut attrs: PathAttributes) {
         let Some(state) = self.peers.get(&peer) else {
             return;
         };
@@ -641,20 +638,35 @@ impl Rib {
         // RFC 4456 §8: reflection loops.
         let rr_loop = attrs.originator_id == Some(self.config.router_id)
             || self.config.cluster_id.is_some_and(|c| attrs.cluster_list.as_ref().is_some_and(|l| l.contains(&c)));
-        let accepted = !own_as_loop
-            && !rr_loop
-            && state
-                .info
-                .import_policy
-                .and_then(|id| self.policies.get(&id))
-                .is_none_or(|p| p.apply(family, &nlri, &mut attrs));
-        if !accepted {
-            tracing::debug!(%peer, %family, prefix = %nlri, own_as_loop, rr_loop, "route not imported");
-            self.remove_route(peer, family, nlri);
+        if own_as_loop || rr_loop {
+            tracing::debug!(%peer, %family, routes = list.len(), own_as_loop, rr_loop, "routes not imported: loop");
+            for n in list {
+                self.remove_route(peer, family, *n);
+            }
             return;
         }
-        self.insert_route(peer, family, nlri, attrs);
-        self.check_limit(peer);
+        let policy = state.info.import_policy.and_then(|id| self.policies.get(&id)).cloned();
+        let shared = policy.is_none().then(|| self.interner.intern(attrs.clone()));
+        for n in list {
+            let arc = match (&policy, &shared) {
+                (_, Some(a)) => Arc::clone(a),
+                (Some(p), None) => {
+                    let mut a = attrs.clone();
+                    if !p.apply(family, n, &mut a) {
+                        tracing::debug!(%peer, %family, prefix = %n, "route rejected by import policy");
+                        self.remove_route(peer, family, *n);
+                        continue;
+                    }
+                    self.interner.intern(a)
+                }
+                (None, None) => continue,
+            };
+            self.insert_route(peer, family, *n, arc);
+            self.check_limit(peer);
+        }
+        if let Some(a) = shared {
+            self.interner.release(a);
+        }
     }
 
     /// Reports a peer over its prefix limit, once per excursion.
@@ -678,11 +690,11 @@ impl Rib {
     fn originate(&mut self, family: Family, nlri: Nlri, mut attrs: PathAttributes) {
         attrs.origin.get_or_insert(bgp_proto::attribute::Origin::Igp);
         attrs.as_path.get_or_insert_with(Default::default);
+        let attrs = self.interner.intern(attrs);
         self.insert_route(PeerId::LOCAL, family, nlri, attrs);
     }
 
-    fn insert_route(&mut self, peer: PeerId, family: Family, nlri: Nlri, attrs: PathAttributes) {
-        let attrs = self.interner.intern(attrs);
+    fn insert_route(&mut self, peer: PeerId, family: Family, nlri: Nlri, attrs: Arc<PathAttributes>) {
         if let Some(state) = self.peers.get_mut(&peer) {
             state.routes.insert((family, nlri));
         }
