@@ -3,6 +3,9 @@
 //! This part is sans-IO: the peer state machine of RFC 4271 §8 ([`fsm`]) and
 //! capability negotiation ([`mod@negotiate`]) take events and time from a driver
 //! and return actions; no sockets, no clock, no tokio.
+//!
+//! The RIB ([`rib`]) is sans-IO too: one owner, [`rib::Input`] in and
+//! [`rib::Output`] (FIB changes, UPDATE bytes per update group) out.
 
 pub mod config;
 pub mod fsm;
