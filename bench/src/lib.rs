@@ -1,5 +1,7 @@
 //! Shared helpers of tern's benchmarks and tools: test data loading.
 
+pub mod rib;
+
 use std::io::Read;
 use std::path::{Path, PathBuf};
 

@@ -7,11 +7,9 @@
 //!
 //! `cargo run --release -p tern-bench --bin rib-decode -- [--tern-only] [ROUNDS] [FILE]`
 
-use std::hint::black_box;
 use std::time::Instant;
 
-use bgp_proto::attribute::PathAttributesDecoder;
-use bgp_proto::mrt::{decode_record, Record, SliceReader};
+use tern_bench::rib::{bgpkit_rib, tern_rib, tern_rib_reusing, RIB_FILE};
 use tern_bench::{data_dir, read_decompressed};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -20,23 +18,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     args.retain(|a| a != "--tern-only");
     let mut args = args.into_iter();
     let rounds: u32 = args.next().map(|a| a.parse()).transpose()?.unwrap_or(5);
-    let path = args
-        .next()
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| data_dir().join("mrt/routeviews6__rib.20150922.1200.full-ipv6.bz2"));
+    let path = args.next().map(std::path::PathBuf::from).unwrap_or_else(|| data_dir().join(RIB_FILE));
     let data = read_decompressed(&path)?;
     let (mut tern_best, mut reuse_best, mut bgpkit_best) = (f64::MAX, f64::MAX, f64::MAX);
     let (mut tern_entries, mut reuse_entries, mut bgpkit_entries) = (0, 0, 0);
     for _ in 0..rounds {
         let start = Instant::now();
-        tern_entries = tern(&data);
+        tern_entries = tern_rib(&data).1;
         tern_best = tern_best.min(start.elapsed().as_secs_f64());
         let start = Instant::now();
-        reuse_entries = tern_reusing(&data);
+        reuse_entries = tern_rib_reusing(&data);
         reuse_best = reuse_best.min(start.elapsed().as_secs_f64());
         if !tern_only {
             let start = Instant::now();
-            bgpkit_entries = bgpkit(&data);
+            bgpkit_entries = bgpkit_rib(&data);
             bgpkit_best = bgpkit_best.min(start.elapsed().as_secs_f64());
         }
     }
@@ -64,54 +59,4 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
     }
     Ok(())
-}
-
-/// Every record framed, every RIB entry's attributes decoded.
-fn tern(data: &[u8]) -> u64 {
-    let mut entries = 0;
-    for raw in SliceReader::new(data).flatten() {
-        if let Ok(Record::Rib(rib)) = decode_record(&raw) {
-            for entry in rib.entries().flatten() {
-                if let Ok(attrs) = entry.decode_attributes(rib.family) {
-                    black_box(&attrs);
-                    entries += 1;
-                }
-            }
-        }
-    }
-    entries
-}
-
-/// The same through one `PathAttributesDecoder`, as a RIB that interns
-/// attribute sets ingests a table: decode into scratch, keep a copy only of
-/// sets not seen before.
-fn tern_reusing(data: &[u8]) -> u64 {
-    let mut decoder = PathAttributesDecoder::new();
-    let mut entries = 0;
-    for raw in SliceReader::new(data).flatten() {
-        if let Ok(Record::Rib(rib)) = decode_record(&raw) {
-            for entry in rib.entries().flatten() {
-                if let Ok(attrs) = entry.decode_attributes_with(rib.family, &mut decoder) {
-                    black_box(attrs);
-                    entries += 1;
-                }
-            }
-        }
-    }
-    entries
-}
-
-/// bgpkit-parser: every record parsed, attributes included.
-fn bgpkit(data: &[u8]) -> u64 {
-    use bgpkit_parser::models::{MrtMessage, TableDumpV2Message};
-    let mut input = data;
-    let mut entries = 0;
-    while !input.is_empty() {
-        let Ok(record) = bgpkit_parser::parse_mrt_record(&mut input) else { break };
-        if let MrtMessage::TableDumpV2Message(TableDumpV2Message::RibAfi(rib)) = &record.message {
-            entries += rib.rib_entries.len() as u64;
-        }
-        black_box(record);
-    }
-    entries
 }
