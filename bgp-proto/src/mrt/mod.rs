@@ -76,6 +76,21 @@ pub mod bgp4mp_subtype {
     pub const MESSAGE_AS4_ADDPATH: u16 = 9;
     pub const MESSAGE_LOCAL_ADDPATH: u16 = 10;
     pub const MESSAGE_AS4_LOCAL_ADDPATH: u16 = 11;
+
+    /// A MESSAGE subtype whose AS numbers (peering header and AS_PATH) are 4 octets.
+    pub const fn is_as4_message(subtype: u16) -> bool {
+        matches!(subtype, MESSAGE_AS4 | MESSAGE_AS4_LOCAL | MESSAGE_AS4_ADDPATH | MESSAGE_AS4_LOCAL_ADDPATH)
+    }
+
+    /// A MESSAGE subtype whose NLRI carry ADD-PATH path identifiers (RFC 8050 §3).
+    pub const fn is_add_path_message(subtype: u16) -> bool {
+        matches!(subtype, MESSAGE_ADDPATH | MESSAGE_AS4_ADDPATH | MESSAGE_LOCAL_ADDPATH | MESSAGE_AS4_LOCAL_ADDPATH)
+    }
+
+    /// A MESSAGE subtype recording a message the collector itself sent.
+    pub const fn is_local_message(subtype: u16) -> bool {
+        matches!(subtype, MESSAGE_LOCAL | MESSAGE_AS4_LOCAL | MESSAGE_LOCAL_ADDPATH | MESSAGE_AS4_LOCAL_ADDPATH)
+    }
 }
 
 /// The MRT common header (RFC 6396 §2), with the BGP4MP_ET microseconds

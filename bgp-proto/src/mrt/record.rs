@@ -430,18 +430,9 @@ pub struct Bgp4mpMessage<'a> {
 impl<'a> Bgp4mpMessage<'a> {
     fn decode(rec: &RawRecord<'a>) -> Result<Self, MrtError> {
         let subtype = rec.header.subtype;
-        let as4 = matches!(
-            subtype,
-            bs::MESSAGE_AS4 | bs::MESSAGE_AS4_LOCAL | bs::MESSAGE_AS4_ADDPATH | bs::MESSAGE_AS4_LOCAL_ADDPATH
-        );
-        let add_path = matches!(
-            subtype,
-            bs::MESSAGE_ADDPATH | bs::MESSAGE_AS4_ADDPATH | bs::MESSAGE_LOCAL_ADDPATH | bs::MESSAGE_AS4_LOCAL_ADDPATH
-        );
-        let local = matches!(
-            subtype,
-            bs::MESSAGE_LOCAL | bs::MESSAGE_AS4_LOCAL | bs::MESSAGE_LOCAL_ADDPATH | bs::MESSAGE_AS4_LOCAL_ADDPATH
-        );
+        let as4 = bs::is_as4_message(subtype);
+        let add_path = bs::is_add_path_message(subtype);
+        let local = bs::is_local_message(subtype);
         let mut c = Cur::new(rec.body, rec.offset);
         let (peer_as, local_as, interface_index, afi, peer_ip, local_ip) = read_peering(&mut c, as4, rec.offset)?;
         Ok(Bgp4mpMessage {

@@ -237,9 +237,7 @@ impl Formatter {
             bs::MESSAGE | bs::MESSAGE_LOCAL | bs::MESSAGE_ADDPATH | bs::MESSAGE_LOCAL_ADDPATH => {
                 self.message(et, subtype, 2, body, out)
             }
-            bs::MESSAGE_AS4 | bs::MESSAGE_AS4_LOCAL | bs::MESSAGE_AS4_ADDPATH | bs::MESSAGE_AS4_LOCAL_ADDPATH => {
-                self.message(et, subtype, 4, body, out)
-            }
+            _ if bs::is_as4_message(subtype) => self.message(et, subtype, 4, body, out),
             _ => Err("unknown BGP4MP subtype"),
         }
     }
@@ -283,14 +281,8 @@ impl Formatter {
     }
 
     fn message(&mut self, et: bool, subtype: u16, asn_len: usize, body: &[u8], out: &mut Vec<u8>) -> Result<(), Skip> {
-        let local = matches!(
-            subtype,
-            bs::MESSAGE_LOCAL | bs::MESSAGE_AS4_LOCAL | bs::MESSAGE_LOCAL_ADDPATH | bs::MESSAGE_AS4_LOCAL_ADDPATH
-        );
-        let add_path = matches!(
-            subtype,
-            bs::MESSAGE_ADDPATH | bs::MESSAGE_AS4_ADDPATH | bs::MESSAGE_LOCAL_ADDPATH | bs::MESSAGE_AS4_LOCAL_ADDPATH
-        );
+        let local = bs::is_local_message(subtype);
+        let add_path = bs::is_add_path_message(subtype);
         let mut s = Ms::new(body);
         let peer_as = s.asn(asn_len);
         s.asn(asn_len); // local AS
@@ -346,19 +338,19 @@ impl Formatter {
         let sess = Session { v6, ip, asn: peer_as, local, add_path, label };
 
         for p in Prefixes::new(withdrawn, add_path) {
-            self.withdraw4(&sess, &p, out);
+            self.withdraw(&sess, false, &p, out);
         }
         for safi in 1..=3 {
             if let Some(mp) = attrs.withdraw[1][safi] {
                 for p in Prefixes::new(mp.nlri, add_path) {
-                    self.withdraw4(&sess, &p, out);
+                    self.withdraw(&sess, false, &p, out);
                 }
             }
         }
         for safi in 1..=3 {
             if let Some(mp) = attrs.withdraw[2][safi] {
                 for p in Prefixes::new(mp.nlri, add_path) {
-                    self.withdraw6(&sess, &p, out);
+                    self.withdraw(&sess, true, &p, out);
                 }
             }
         }
@@ -392,30 +384,16 @@ impl Formatter {
         out.extend_from_slice(kind);
     }
 
-    fn withdraw4(&self, sess: &Session, p: &super::attr::Prefix, out: &mut Vec<u8>) {
+    /// `label|time|W|peer|peer_as|prefix[|path_id]`.
+    fn withdraw(&self, sess: &Session, prefix_v6: bool, p: &super::attr::Prefix, out: &mut Vec<u8>) {
         self.line_head(sess, b"|W|", out);
-        push_addr(out, sess.v6, &sess.ip);
+        // bgpdump formats a sent message's IPv4 peer with its IPv6 formatter
+        // when the withdrawn prefix is IPv6.
+        push_addr(out, sess.v6 || (prefix_v6 && sess.local), &sess.ip);
         out.push(b'|');
         push_u32(out, sess.asn);
         out.push(b'|');
-        push_ipv4(out, &p.addr[..4]);
-        out.push(b'/');
-        push_u32(out, u32::from(p.len));
-        if sess.add_path {
-            out.push(b'|');
-            push_u32(out, p.path_id);
-        }
-        out.push(b'\n');
-    }
-
-    fn withdraw6(&self, sess: &Session, p: &super::attr::Prefix, out: &mut Vec<u8>) {
-        self.line_head(sess, b"|W|", out);
-        // bgpdump formats a sent message's IPv4 peer with its IPv6 formatter here.
-        push_addr(out, sess.v6 || sess.local, &sess.ip);
-        out.push(b'|');
-        push_u32(out, sess.asn);
-        out.push(b'|');
-        push_ipv6(out, &p.addr);
+        push_addr(out, prefix_v6, &p.addr);
         out.push(b'/');
         push_u32(out, u32::from(p.len));
         if sess.add_path {
