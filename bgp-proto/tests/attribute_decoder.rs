@@ -3,24 +3,16 @@
 //! from the previous set: checked on real RIB dumps and on a crafted sequence
 //! that alternates rich, sparse and malformed sets.
 
-use std::io::Read;
-use std::path::PathBuf;
-
 use bgp_proto::attribute::{decode_path_attributes, PathAttributesDecoder};
 use bgp_proto::mrt::{decode_record, Record, SliceReader};
 use bgp_proto::Context;
 
-fn read(name: &str) -> Vec<u8> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/data/bgp/mrt").join(name);
-    let raw = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let mut out = Vec::new();
-    bzip2::read::MultiBzDecoder::new(&raw[..]).read_to_end(&mut out).expect("bzip2");
-    out
-}
+mod common;
+use common::read_mrt;
 
 /// Compares both decoders on every RIB entry (up to `limit`); returns how many.
 fn compare_rib(name: &str, limit: usize) -> usize {
-    let data = read(name);
+    let data = read_mrt(name);
     let mut decoder = PathAttributesDecoder::new();
     let mut n = 0;
     for raw in SliceReader::new(&data).flatten() {

@@ -7,7 +7,6 @@
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::path::PathBuf;
 
 use bgp_proto::attribute::{MpNextHop, MpNlri};
 use bgp_proto::mrt::{
@@ -18,23 +17,8 @@ use bgp_proto::update::decode_update;
 use bgp_proto::Family;
 use bytes::BytesMut;
 
-fn data_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/data/bgp/mrt")
-}
-
-fn read(name: &str) -> Vec<u8> {
-    let path = data_dir().join(name);
-    let raw = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let mut out = Vec::new();
-    if name.ends_with(".bz2") {
-        bzip2::read::MultiBzDecoder::new(&raw[..]).read_to_end(&mut out).expect("bzip2");
-    } else if name.ends_with(".gz") {
-        flate2::read::MultiGzDecoder::new(&raw[..]).read_to_end(&mut out).expect("gzip");
-    } else {
-        out = raw;
-    }
-    out
-}
+mod common;
+use common::{mrt_data_dir, read_mrt};
 
 const TD: u16 = mrt_type::TABLE_DUMP;
 const TD2: u16 = mrt_type::TABLE_DUMP_V2;
@@ -196,7 +180,7 @@ const FILES: &[Expect] = &[
 
 #[test]
 fn every_mrt_file_is_listed() {
-    let mut on_disk: Vec<String> = std::fs::read_dir(data_dir())
+    let mut on_disk: Vec<String> = std::fs::read_dir(mrt_data_dir())
         .expect("mrt data dir")
         .filter_map(|e| e.ok())
         .filter(|e| e.path().is_file())
@@ -211,7 +195,7 @@ fn every_mrt_file_is_listed() {
 
 /// Counts per file: records by type/subtype, RIB entries, BGP messages by type.
 fn check_counts(e: &Expect) {
-    let data = read(e.file);
+    let data = read_mrt(e.file);
     let mut records: BTreeMap<(u16, u16), usize> = BTreeMap::new();
     let mut rib_entries = 0usize;
     let mut messages = [0usize; 5];
@@ -258,7 +242,7 @@ fn counts_match_sources_md_small_files() {
 fn full_ipv6_rib_has_609246_entries_from_29_peers() {
     let e = FILES.iter().find(|e| e.file.contains("full-ipv6")).expect("listed");
     check_counts(e);
-    let data = read(e.file);
+    let data = read_mrt(e.file);
     let first = SliceReader::new(&data).next().expect("a record").expect("framed");
     match decode_record(&first).expect("decodes") {
         Record::PeerIndexTable(t) => {
@@ -285,7 +269,7 @@ fn rib_entry_attributes_decode_with_next_hops() {
         ("mrtparse__openbgpd_rib_table", 20, 11),
     ];
     for &(file, want_v6, want_v4) in cases {
-        let data = read(file);
+        let data = read_mrt(file);
         let (mut v6, mut v4) = (0, 0);
         let mut check = |attrs: bgp_proto::PathAttributes, family: Family| {
             if let Some(mp) = &attrs.mp_reach {
@@ -330,7 +314,7 @@ fn bgp4mp_updates_decode() {
         ("mrtparse__quagga_bgp", 18),
         ("routeviews__updates.20240914.ET.bz2", 268),
     ] {
-        let data = read(file);
+        let data = read_mrt(file);
         let (mut ok, mut total, mut prefixes) = (0, 0, 0);
         for rec in SliceReader::new(&data) {
             if let Record::Bgp4mpMessage(m) = decode_record(&rec.expect("framed")).expect("decodes") {
@@ -364,7 +348,7 @@ fn stream_reader_yields_the_same_records_as_slice_reader() {
     for file in
         ["bgpdump__updates.et-header.2015.gz", "mrtparse__openbgpd_rib_table-v2", "ris-rrc00__bview.20020722.2337.gz"]
     {
-        let data = read(file);
+        let data = read_mrt(file);
         let mut slices = SliceReader::new(&data);
         // A reader that returns few bytes at a time exercises partial reads.
         let mut stream = StreamReader::new(Trickle(&data[..]));
@@ -393,7 +377,7 @@ impl Read for Trickle<'_> {
 
 #[test]
 fn et_records_carry_microseconds() {
-    let data = read("bgpdump__updates.et-header.2015.gz");
+    let data = read_mrt("bgpdump__updates.et-header.2015.gz");
     let first = SliceReader::new(&data).next().expect("record").expect("framed");
     // bgpdump prints this record as 1445565678.509481.
     assert_eq!((first.header.timestamp, first.header.microseconds), (1_445_565_678, Some(509_481)));
@@ -402,7 +386,7 @@ fn et_records_carry_microseconds() {
 
 #[test]
 fn truncated_input_reports_offset_and_stops() {
-    let data = read("mrtparse__bird_bgp");
+    let data = read_mrt("mrtparse__bird_bgp");
     let records: Vec<_> = SliceReader::new(&data).map(|r| r.expect("framed").offset).collect();
     let last = *records.last().expect("records");
     let cut = &data[..data.len() - 3];
@@ -463,9 +447,9 @@ fn corrupt_body_is_reported_and_reading_goes_on() {
 /// Truncating or flipping bytes anywhere never panics and never loops.
 #[test]
 fn mutated_records_never_panic() {
-    let mut data = read("mrtparse__openbgpd_rib_table-v2");
-    data.extend(read("mrtparse__quagga_bgp"));
-    data.extend(read("mrtparse__openbgpd_rib_table"));
+    let mut data = read_mrt("mrtparse__openbgpd_rib_table-v2");
+    data.extend(read_mrt("mrtparse__quagga_bgp"));
+    data.extend(read_mrt("mrtparse__openbgpd_rib_table"));
     let mut seed = 0x9e37_79b9_7f4a_7c15u64;
     for round in 0..3000 {
         let mut d = data.clone();
@@ -524,7 +508,7 @@ fn writer_round_trip() {
         local_ip: IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 2)),
     };
     // Every UPDATE of a real dump, re-wrapped.
-    let src = read("routeviews__updates.20240914.ET.bz2");
+    let src = read_mrt("routeviews__updates.20240914.ET.bz2");
     let mut originals = Vec::new();
     for rec in SliceReader::new(&src) {
         if let Record::Bgp4mpMessage(m) = decode_record(&rec.expect("framed")).expect("decodes") {
@@ -648,7 +632,7 @@ fn bgp4mp_messages_decode() {
         "bgpdump__updates.20160811.1600.gz",
         "ris-rrc06__updates.20150401.0000.gz",
     ] {
-        let data = read(file);
+        let data = read_mrt(file);
         let (mut total, mut ok) = (0, 0);
         for rec in SliceReader::new(&data) {
             if let Record::Bgp4mpMessage(m) = decode_record(&rec.expect("framed")).expect("decodes") {

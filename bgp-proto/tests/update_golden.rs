@@ -1,9 +1,6 @@
 //! Golden byte tables for every path attribute and UPDATE variant, and the
 //! real UPDATEs of the MRT dumps in `tests/data/bgp/mrt`.
 
-use std::io::Read;
-use std::path::PathBuf;
-
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use bgp_proto::attribute::{
@@ -17,6 +14,9 @@ use bgp_proto::{Context, Family, Nlri, UpdateError};
 use bytes::{Bytes, BytesMut};
 use ipnet::IpNet;
 
+mod common;
+use common::read_mrt;
+
 /// One BGP message of a BGP4MP record (RFC 6396 §4.4) with what its subtype
 /// says about the session.
 struct MrtMessage {
@@ -24,23 +24,6 @@ struct MrtMessage {
     add_path: bool,
     /// The whole BGP message, header included.
     msg: Vec<u8>,
-}
-
-fn data_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/data/bgp/mrt")
-}
-
-fn read_dump(name: &str) -> Vec<u8> {
-    let raw = std::fs::read(data_dir().join(name)).expect("test data file");
-    let mut out = Vec::new();
-    if name.ends_with(".gz") {
-        flate2::read::MultiGzDecoder::new(&raw[..]).read_to_end(&mut out).expect("gzip");
-    } else if name.ends_with(".bz2") {
-        bzip2::read::MultiBzDecoder::new(&raw[..]).read_to_end(&mut out).expect("bzip2");
-    } else {
-        out = raw;
-    }
-    out
 }
 
 /// A minimal BGP4MP / BGP4MP_ET reader: MRT common header (timestamp 4,
@@ -171,7 +154,7 @@ fn canonical_attributes(body: &[u8]) -> bool {
 fn real_updates_reencode_to_their_bytes_where_canonical() {
     let (mut same, mut noncanonical) = (0, 0);
     for name in UPDATE_DUMPS {
-        let data = read_dump(name);
+        let data = read_mrt(name);
         for m in bgp4mp_messages(&data) {
             if m.msg.len() < 19 || m.msg[18] != 2 {
                 continue;
@@ -201,7 +184,7 @@ fn hex(b: &[u8]) -> String {
 #[test]
 fn real_updates_decode() {
     for name in UPDATE_DUMPS {
-        let data = read_dump(name);
+        let data = read_mrt(name);
         let (mut ok, mut discard, mut withdraw, mut reset) = (0, 0, 0, 0);
         for m in bgp4mp_messages(&data) {
             if m.msg.len() < 19 || m.msg[18] != 2 {
