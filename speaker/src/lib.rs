@@ -8,6 +8,7 @@
 //! [`rib::Output`] (FIB changes, UPDATE bytes per update group) out.
 
 pub mod config;
+pub mod engine;
 pub mod fsm;
 pub mod negotiate;
 pub mod rib;

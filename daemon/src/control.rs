@@ -1,0 +1,1 @@
+//! The control plane: BIRD's control-socket protocol and the HTTP endpoints.

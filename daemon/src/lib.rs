@@ -1,0 +1,10 @@
+//! `tern-speaker`: the daemon a Calico node runs in place of BIRD.
+//!
+//! The binary (`src/main.rs`) wires the pieces: the configuration
+//! ([`config`]), the BGP engine ([`speaker::engine`]), the kernel sync
+//! ([`fib`]), Calico's route rules ([`calico`]) and the control plane
+//! ([`control`]: BIRD's control-socket protocol and HTTP).
+
+pub mod calico;
+pub mod control;
+pub mod status;
