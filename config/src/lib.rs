@@ -6,6 +6,7 @@
 //! confd rules (mesh, route-reflector clients, protocol names) and [`diff`] compares two states
 //! for a reload. Keys and defaults: `config/REFERENCE.md`.
 
+pub mod calico;
 mod desired;
 mod error;
 mod router_id;

@@ -3,10 +3,12 @@
 //! Subcommands:
 //! - `decode [FILE|-]`: a raw stream of BGP messages (one TCP direction's
 //!   payload) as one JSON object per message;
-//! - `mrt FILE`: an MRT dump (RFC 6396) as `bgpdump -m` prints it.
+//! - `mrt FILE`: an MRT dump (RFC 6396) as `bgpdump -m` prints it;
+//! - `selector EXPR [--labels JSON]`: whether a Calico label selector matches.
 
 mod decode;
 mod mrt;
+mod selector;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -34,6 +36,8 @@ enum Command {
         /// The MRT file.
         file: PathBuf,
     },
+    /// Test a Calico label selector against labels (exit 0 match, 1 no match, 2 parse error).
+    Selector(selector::Args),
 }
 
 fn main() -> ExitCode {
@@ -41,6 +45,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Decode(args) => decode::run(&args),
         Command::Mrt { file } => mrt::run(&file).map(|()| ExitCode::SUCCESS),
+        Command::Selector(args) => selector::run(&args),
     };
     match result {
         Ok(code) => code,
