@@ -154,6 +154,10 @@ pub struct DesiredState {
     pub asn: u32,
     pub ipv4: Option<Ipv4Addr>,
     pub ipv6: Option<Ipv6Addr>,
+    /// The subnets of this node's addresses (CrossSubnet decisions); `None`: unknown, every
+    /// next hop counts as another subnet.
+    pub ipv4_subnet: Option<ipnet::Ipv4Net>,
+    pub ipv6_subnet: Option<ipnet::Ipv6Net>,
     /// Set when this node is a route reflector.
     pub rr_cluster_id: Option<Ipv4Addr>,
     pub listen: Vec<SocketAddr>,
@@ -320,6 +324,14 @@ impl DesiredState {
             asn,
             ipv4,
             ipv6,
+            ipv4_subnet: g.subnets.iter().find_map(|c| match c.0 {
+                IpNet::V4(n) => Some(n.trunc()),
+                IpNet::V6(_) => None,
+            }),
+            ipv6_subnet: g.subnets.iter().find_map(|c| match c.0 {
+                IpNet::V6(n) => Some(n.trunc()),
+                IpNet::V4(_) => None,
+            }),
             rr_cluster_id: own_cluster,
             listen: g.listen_addresses.iter().map(|a| SocketAddr::new(*a, g.listen_port)).collect(),
             peers,

@@ -46,6 +46,10 @@ pub struct Global {
     pub ipv4: Option<Spanned<Ipv4Addr>>,
     /// This node's IPv6 address; defaults to its `[mesh]` entry's `ipv6`.
     pub ipv6: Option<Spanned<Ipv6Addr>>,
+    /// The subnets of this node's addresses (Calico's `ipv4Address`/`ipv6Address` prefix
+    /// lengths), at most one per family: IPIP CrossSubnet tunnels only to next hops outside them.
+    #[serde(default)]
+    pub subnets: Vec<Cidr>,
     /// Route-reflector cluster ID: set, this node is a reflector and leaves the mesh.
     pub rr_cluster_id: Option<Spanned<Ipv4Addr>>,
     #[serde(default = "default_listen_addresses")]
