@@ -11,6 +11,7 @@ pub mod config;
 pub mod engine;
 pub mod fsm;
 pub mod negotiate;
+pub mod policy;
 pub mod rib;
 
 pub use config::{GracefulRestartConfig, PeerConfig, Timers};
