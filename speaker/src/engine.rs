@@ -10,11 +10,19 @@
 //! Status types ([`PeerStatus`], [`RouteInfo`]) are plain data so that the
 //! control socket, the HTTP endpoints and `ternctl` can render them.
 
+mod conn;
+mod core;
+mod session;
+pub mod sockopt;
+mod status;
+
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use bgp_proto::{Family, Nlri, PathAttributes};
+use tokio::net::{TcpListener, TcpSocket};
+use tokio::sync::{mpsc, oneshot};
 
 use crate::config::PeerConfig;
 use crate::fsm::State;
@@ -206,6 +214,179 @@ pub enum EngineError {
     NoSuchPeer(String),
     #[error("the engine has stopped")]
     Stopped,
+    #[error("peer {0} is not established")]
+    NotEstablished(String),
+    #[error("not negotiated: {0}")]
+    NotNegotiated(String),
     #[error("{0}")]
     Io(#[from] std::io::Error),
+}
+
+/// Knobs of the driver that a deployment rarely changes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EngineTuning {
+    /// Octets queued towards one peer before the RIB task stops feeding it
+    /// and, once its socket drains, sends it its Adj-RIB-Out again.
+    pub peer_queue_bytes: usize,
+}
+
+impl Default for EngineTuning {
+    fn default() -> Self {
+        EngineTuning { peer_queue_bytes: 16 << 20 }
+    }
+}
+
+/// How long [`Engine::remove_peer`] and [`Engine::shutdown`] wait for
+/// sessions to write their NOTIFICATION and close.
+const STOP_WAIT: Duration = Duration::from_secs(5);
+
+/// The handle of a running engine; cheap to clone. See the module docs.
+#[derive(Clone)]
+pub struct Engine {
+    cmd: mpsc::UnboundedSender<core::Command>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine").field("running", &!self.cmd.is_closed()).finish()
+    }
+}
+
+impl Engine {
+    /// Binds the listeners and starts the RIB task. Must be called inside
+    /// a tokio runtime. Events (FIB changes, peer states) arrive on the
+    /// returned channel; dropping it loses them but stops nothing.
+    pub async fn start(config: EngineConfig) -> Result<(Engine, mpsc::UnboundedReceiver<Event>), EngineError> {
+        Engine::start_with(config, EngineTuning::default()).await
+    }
+
+    /// [`Engine::start`] with non-default [`EngineTuning`].
+    pub async fn start_with(
+        config: EngineConfig,
+        tuning: EngineTuning,
+    ) -> Result<(Engine, mpsc::UnboundedReceiver<Event>), EngineError> {
+        let (incoming_tx, incoming) = mpsc::channel(64);
+        let mut listeners = Vec::new();
+        let mut accept_tasks = Vec::new();
+        for addr in &config.listen {
+            let l = Arc::new(listen(*addr)?);
+            tracing::info!(%addr, "listening for BGP connections");
+            let tx = incoming_tx.clone();
+            let accept = Arc::clone(&l);
+            accept_tasks.push(tokio::spawn(async move {
+                loop {
+                    match accept.accept().await {
+                        Ok(conn) => {
+                            if tx.send(conn).await.is_err() {
+                                return;
+                            }
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = %e, "accept failed");
+                            tokio::time::sleep(Duration::from_millis(100)).await;
+                        }
+                    }
+                }
+            }));
+            listeners.push(l);
+        }
+        let (cmd_tx, cmd) = mpsc::unbounded_channel();
+        let (events, events_rx) = mpsc::unbounded_channel();
+        core::Core::spawn(config, tuning, listeners, accept_tasks, core::Channels { cmd, incoming, events });
+        Ok((Engine { cmd: cmd_tx }, events_rx))
+    }
+
+    async fn ask<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> core::Command) -> Result<T, EngineError> {
+        let (tx, rx) = oneshot::channel();
+        self.cmd.send(make(tx)).map_err(|_| EngineError::Stopped)?;
+        rx.await.map_err(|_| EngineError::Stopped)
+    }
+
+    /// Registers a peer and starts it (ManualStart).
+    pub async fn add_peer(&self, spec: PeerSpec) -> Result<(), EngineError> {
+        self.ask(|r| core::Command::AddPeer(Box::new(spec), r)).await?
+    }
+
+    /// Stops a peer with Cease/`subcode` (3 Peer De-configured on reload,
+    /// 2 Administrative Shutdown), withdraws its routes, and waits (bounded)
+    /// for the NOTIFICATION to be written.
+    pub async fn remove_peer(&self, name: &str, subcode: u8, communication: Option<String>) -> Result<(), EngineError> {
+        let name = name.to_string();
+        let task = self.ask(|reply| core::Command::RemovePeer { name, subcode, communication, reply }).await??;
+        wait_bounded(vec![task]).await;
+        Ok(())
+    }
+
+    /// Applies a changed configuration to a peer: Cease/Other Configuration
+    /// Change, then a restart with `spec`.
+    pub async fn reset_peer(&self, spec: PeerSpec) -> Result<(), EngineError> {
+        let subcode = bgp_proto::error::cease_subcode::OTHER_CONFIGURATION_CHANGE;
+        match self.remove_peer(&spec.name, subcode, None).await {
+            Ok(()) | Err(EngineError::NoSuchPeer(_)) => {}
+            Err(e) => return Err(e),
+        }
+        self.add_peer(spec).await
+    }
+
+    /// Adds or replaces a locally originated route.
+    pub async fn originate(&self, family: Family, nlri: Nlri, attrs: PathAttributes) -> Result<(), EngineError> {
+        self.ask(|r| core::Command::Rib(Box::new(crate::rib::Input::Originate { family, nlri, attrs }), r)).await
+    }
+
+    /// Withdraws a locally originated route.
+    pub async fn withdraw_local(&self, family: Family, nlri: Nlri) -> Result<(), EngineError> {
+        self.ask(|r| core::Command::Rib(Box::new(crate::rib::Input::WithdrawLocal { family, nlri }), r)).await
+    }
+
+    /// Sends ROUTE-REFRESH for `family` to the peer (inbound soft reset).
+    pub async fn route_refresh(&self, name: &str, family: Family) -> Result<(), EngineError> {
+        let name = name.to_string();
+        let done = self.ask(|reply| core::Command::RouteRefresh { name, family, reply }).await??;
+        done.await.map_err(|_| EngineError::Stopped)?
+    }
+
+    /// Every peer, in the order they were added.
+    pub async fn peers(&self) -> Vec<PeerStatus> {
+        self.ask(|r| core::Command::Peers(None, r)).await.unwrap_or_default()
+    }
+
+    pub async fn peer(&self, name: &str) -> Option<PeerStatus> {
+        let name = name.to_string();
+        self.ask(|r| core::Command::Peers(Some(name), r)).await.ok()?.pop()
+    }
+
+    /// Loc-RIB routes (every path, best first per destination) matching `filter`.
+    pub async fn routes(&self, filter: RouteFilter) -> Vec<RouteInfo> {
+        self.ask(|r| core::Command::Routes(filter, r)).await.unwrap_or_default()
+    }
+
+    pub async fn stats(&self) -> EngineStats {
+        self.ask(core::Command::Stats).await.unwrap_or_default()
+    }
+
+    /// Cease/Administrative Shutdown to every peer, a bounded wait for the
+    /// NOTIFICATIONs, and every task stopped. Later calls fail with
+    /// [`EngineError::Stopped`].
+    pub async fn shutdown(&self, communication: Option<String>) {
+        if let Ok(tasks) = self.ask(|reply| core::Command::Shutdown { communication, reply }).await {
+            wait_bounded(tasks).await;
+        }
+    }
+}
+
+async fn wait_bounded(tasks: Vec<tokio::task::JoinHandle<()>>) {
+    let deadline = tokio::time::Instant::now() + STOP_WAIT;
+    for t in tasks {
+        let abort = t.abort_handle();
+        if tokio::time::timeout_at(deadline, t).await.is_err() {
+            abort.abort();
+        }
+    }
+}
+
+fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let sock = if addr.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
+    sock.set_reuseaddr(true)?;
+    sock.bind(addr)?;
+    sock.listen(1024)
 }

@@ -25,9 +25,11 @@ use bgp_proto::{Context, Family, Nlri, PathAttributes, RouteRefresh, Update};
 mod best;
 mod intern;
 mod out;
+mod query;
 
 pub use best::{select, Candidate, DEFAULT_LOCAL_PREF};
 pub use intern::Interner;
+pub use query::{LocRoute, PeerPrefixCounts};
 
 use out::{Change, Group};
 

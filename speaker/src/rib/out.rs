@@ -44,6 +44,18 @@ pub(super) struct Group {
     out: BTreeMap<OutKey, (Arc<PathAttributes>, PeerId)>,
 }
 
+impl Group {
+    /// What the group has sent `peer`: every Adj-RIB-Out route but those
+    /// that came from `peer` itself (split horizon), as NLRI on the wire.
+    pub(super) fn advertised(&self, peer: PeerId) -> Vec<(Family, Nlri)> {
+        self.out
+            .iter()
+            .filter(|(_, (_, src))| *src != peer)
+            .map(|((f, n, id), _)| (*f, Nlri { path_id: self.key.ctx.add_path(*f).then_some(*id), ..*n }))
+            .collect()
+    }
+}
+
 /// One Adj-RIB-Out change waiting to be encoded.
 #[derive(Debug)]
 pub(super) struct Change {

@@ -1,0 +1,257 @@
+//! TCP connections of a session: opening them with the socket options a
+//! peer asks for (source address, TCP MD5, TTL), and the reader and writer
+//! tasks of an open connection.
+//!
+//! The reader hands raw bytes to the session task, which frames and decodes
+//! them (the decode context changes at Established, between two frames).
+//! The writer coalesces whatever is queued into one write; its queue is
+//! counted in bytes so that the RIB task can stop feeding a peer that does
+//! not read (see [`OutQueue`]).
+
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::{TcpSocket, TcpStream};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use super::sockopt;
+use super::TtlMode;
+use crate::fsm::ConnId;
+use crate::rib::PeerId;
+
+/// Largest write the writer builds out of queued messages.
+const MAX_BATCH: usize = 256 * 1024;
+/// Read buffer size per `read` call.
+const READ_CHUNK: usize = 64 * 1024;
+
+/// Socket options of one peer's connections.
+#[derive(Clone, Debug, Default)]
+pub(super) struct SocketOptions {
+    pub local: Option<IpAddr>,
+    pub password: Option<String>,
+    pub ttl: TtlMode,
+}
+
+/// Opens an outgoing connection to `remote` with `opts`.
+pub(super) async fn connect(remote: SocketAddr, opts: &SocketOptions) -> io::Result<TcpStream> {
+    let sock = if remote.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
+    if let Some(local) = opts.local {
+        sock.bind(SocketAddr::new(local, 0))?;
+    }
+    if let Some(key) = &opts.password {
+        sockopt::set_md5_key(&sock, remote.ip(), Some(key.as_bytes()))?;
+    }
+    apply_ttl(&sock, remote.ip(), opts.ttl)?;
+    let stream = sock.connect(remote).await?;
+    stream.set_nodelay(true)?;
+    Ok(stream)
+}
+
+/// Sets the TTL options of `ttl` on a socket whose peer is `remote`
+/// (RFC 5082 GTSM: send with 255, accept at least 256 − hops).
+pub(super) fn apply_ttl<S: std::os::fd::AsFd>(sock: &S, remote: IpAddr, ttl: TtlMode) -> io::Result<()> {
+    let r = socket2::SockRef::from(sock);
+    let v6 = r.local_addr()?.is_ipv6() && !is_v4_mapped(remote);
+    let set_ttl = |t: u32| if v6 { r.set_unicast_hops_v6(t) } else { r.set_ttl_v4(t) };
+    match ttl {
+        TtlMode::Default => Ok(()),
+        TtlMode::Multihop(t) => set_ttl(u32::from(t)),
+        TtlMode::Security { hops } => {
+            set_ttl(255)?;
+            let min = 256 - u32::from(hops.max(1));
+            sockopt::set_min_ttl(sock, v6, min)
+        }
+    }
+}
+
+fn is_v4_mapped(a: IpAddr) -> bool {
+    matches!(a, IpAddr::V6(v6) if v6.to_ipv4_mapped().is_some())
+}
+
+/// The address as the session sees it: IPv4-mapped IPv6 addresses (from a
+/// dual-stack listener) as plain IPv4.
+pub(super) fn canonical(a: IpAddr) -> IpAddr {
+    match a {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(a, IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+/// What the reader and writer tasks tell their session.
+#[derive(Debug)]
+pub(super) enum ConnEvent {
+    /// An outgoing connection attempt ended.
+    Connected(ConnId, io::Result<TcpStream>),
+    Data(ConnId, BytesMut),
+    /// The connection ended (EOF: `None`).
+    Closed(ConnId, Option<io::Error>),
+}
+
+/// Reads until EOF or error, handing each read to the session. The bounded
+/// channel stops reading (and so the peer, by TCP flow control) while the
+/// session is busy.
+pub(super) fn spawn_reader(conn: ConnId, mut rd: OwnedReadHalf, tx: mpsc::Sender<ConnEvent>) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            let mut buf = BytesMut::with_capacity(READ_CHUNK);
+            let ev = match rd.read_buf(&mut buf).await {
+                Ok(0) => ConnEvent::Closed(conn, None),
+                Ok(_) => ConnEvent::Data(conn, buf),
+                Err(e) => ConnEvent::Closed(conn, Some(e)),
+            };
+            let last = matches!(ev, ConnEvent::Closed(..));
+            if tx.send(ev).await.is_err() || last {
+                return;
+            }
+        }
+    })
+}
+
+/// Counters shared by a peer's session and writers.
+#[derive(Debug, Default)]
+pub(super) struct Counters {
+    pub messages_in: AtomicU64,
+    pub updates_in: AtomicU64,
+    pub messages_out: AtomicU64,
+    pub updates_out: AtomicU64,
+}
+
+/// A chunk of whole messages to write.
+#[derive(Debug)]
+pub(super) enum Chunk {
+    /// Encoded once by the RIB for a whole update group.
+    Shared(Arc<[u8]>),
+    /// Encoded by the session (OPEN, KEEPALIVE, NOTIFICATION, ROUTE-REFRESH).
+    Owned(Bytes),
+}
+
+impl Chunk {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Chunk::Shared(b) => b,
+            Chunk::Owned(b) => b,
+        }
+    }
+}
+
+#[derive(Debug)]
+enum WriterMsg {
+    Data(Chunk),
+    /// Write what is queued, then close.
+    Close,
+}
+
+/// The queue of one connection's writer, counted in bytes.
+///
+/// The RIB task stops queuing for a peer once `queued` would pass its
+/// limit and sets `overflowed`; whoever sees the queue empty with
+/// `overflowed` set (the writer after a write, or the RIB task right after
+/// setting it) clears the flag and has the peer re-sent its Adj-RIB-Out.
+#[derive(Clone, Debug)]
+pub(super) struct OutQueue {
+    tx: mpsc::UnboundedSender<WriterMsg>,
+    queued: Arc<AtomicUsize>,
+    overflowed: Arc<AtomicBool>,
+}
+
+impl OutQueue {
+    pub fn push(&self, chunk: Chunk) {
+        let len = chunk.bytes().len();
+        self.queued.fetch_add(len, Ordering::SeqCst);
+        if self.tx.send(WriterMsg::Data(chunk)).is_err() {
+            self.queued.fetch_sub(len, Ordering::SeqCst);
+        }
+    }
+
+    /// Octets queued and not yet written.
+    pub fn queued(&self) -> usize {
+        self.queued.load(Ordering::SeqCst)
+    }
+
+    /// Marks the queue overflowed; true when it is already empty (the
+    /// caller then catches the peer up itself: the writer will not).
+    pub fn set_overflowed(&self) -> bool {
+        self.overflowed.store(true, Ordering::SeqCst);
+        self.queued() == 0 && self.overflowed.swap(false, Ordering::SeqCst)
+    }
+
+    pub fn close(&self) {
+        let _ = self.tx.send(WriterMsg::Close);
+    }
+
+    /// Identifies the queue (and so the connection) in a drained report.
+    pub fn key(&self) -> usize {
+        Arc::as_ptr(&self.queued) as usize
+    }
+}
+
+/// Starts the writer of a connection. When an overflowed queue has been
+/// written out it reports `(peer, OutQueue::key())` on `drained`.
+pub(super) fn spawn_writer(
+    mut wr: OwnedWriteHalf,
+    counters: Arc<Counters>,
+    peer: PeerId,
+    drained: mpsc::UnboundedSender<(PeerId, usize)>,
+) -> (OutQueue, JoinHandle<()>) {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let q = OutQueue { tx, queued: Arc::new(AtomicUsize::new(0)), overflowed: Arc::new(AtomicBool::new(false)) };
+    let queued = Arc::clone(&q.queued);
+    let overflowed = Arc::clone(&q.overflowed);
+    let key = q.key();
+    let task = tokio::spawn(async move {
+        let mut buf: Vec<u8> = Vec::with_capacity(MAX_BATCH);
+        let mut closing = false;
+        while !closing {
+            let Some(first) = rx.recv().await else { break };
+            buf.clear();
+            let mut next = Some(first);
+            while let Some(msg) = next.take() {
+                match msg {
+                    WriterMsg::Data(c) => buf.extend_from_slice(c.bytes()),
+                    WriterMsg::Close => {
+                        closing = true;
+                        break;
+                    }
+                }
+                if buf.len() < MAX_BATCH {
+                    next = rx.try_recv().ok();
+                }
+            }
+            if buf.is_empty() {
+                continue;
+            }
+            if let Err(e) = wr.write_all(&buf).await {
+                tracing::debug!(error = %e, "write failed");
+                break;
+            }
+            count_messages(&buf, &counters);
+            let left = queued.fetch_sub(buf.len(), Ordering::SeqCst).saturating_sub(buf.len());
+            if left == 0 && overflowed.swap(false, Ordering::SeqCst) {
+                let _ = drained.send((peer, key));
+            }
+        }
+        if closing {
+            let _ = wr.shutdown().await;
+        }
+    });
+    (q, task)
+}
+
+/// Counts the messages (and UPDATEs) in a buffer of whole messages.
+fn count_messages(buf: &[u8], c: &Counters) {
+    let mut rest = buf;
+    while let Some(h) = rest.get(..19) {
+        let len = usize::from(u16::from_be_bytes([h[16], h[17]])).max(19);
+        c.messages_out.fetch_add(1, Ordering::Relaxed);
+        if h[18] == bgp_proto::message::message_type::UPDATE {
+            c.updates_out.fetch_add(1, Ordering::Relaxed);
+        }
+        rest = rest.get(len..).unwrap_or_default();
+    }
+}

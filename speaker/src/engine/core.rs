@@ -1,0 +1,564 @@
+//! The RIB task: the single owner of route state and of the peer registry.
+//!
+//! It runs every [`rib::Input`] through the [`Rib`], turns the outputs into
+//! [`Event::Fib`]s and writes to the peers' connections, answers the
+//! [`Engine`](super::Engine) handle's commands, and hands accepted
+//! connections to the peer they come from.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::{Instant, SystemTime};
+
+use bgp_proto::attribute::MpNlri;
+use bgp_proto::error::cease_subcode;
+use bgp_proto::message::message_type;
+use bgp_proto::update::UpdateBuilder;
+use bgp_proto::{Context, Family, Message, Nlri, Notification, RouteRefresh, Update};
+use bytes::BytesMut;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use super::conn::{Chunk, Counters, OutQueue};
+use super::session::{self, FromPeer, PeerCmd, SessionSetup};
+use super::sockopt;
+use super::{
+    EngineConfig, EngineError, EngineStats, EngineTuning, Event, PeerSpec, PeerStatus, PrefixCounts, RouteFilter,
+    RouteInfo,
+};
+use crate::fsm::State;
+use crate::rib::{self, PeerId, Policy, PolicyId, Rib};
+
+type Reply<T> = oneshot::Sender<T>;
+
+/// A request from the [`Engine`](super::Engine) handle.
+pub(super) enum Command {
+    AddPeer(Box<PeerSpec>, Reply<Result<(), EngineError>>),
+    RemovePeer {
+        name: String,
+        subcode: u8,
+        communication: Option<String>,
+        reply: Reply<Result<JoinHandle<()>, EngineError>>,
+    },
+    Rib(Box<rib::Input>, Reply<()>),
+    RouteRefresh {
+        name: String,
+        family: Family,
+        reply: Reply<Result<oneshot::Receiver<Result<(), EngineError>>, EngineError>>,
+    },
+    Peers(Option<String>, Reply<Vec<PeerStatus>>),
+    Routes(RouteFilter, Reply<Vec<RouteInfo>>),
+    Stats(Reply<EngineStats>),
+    Shutdown {
+        communication: Option<String>,
+        reply: Reply<Vec<JoinHandle<()>>>,
+    },
+}
+
+struct PeerEntry {
+    spec: PeerSpec,
+    ctl: mpsc::UnboundedSender<PeerCmd>,
+    task: JoinHandle<()>,
+    status: Arc<Mutex<PeerStatus>>,
+    counters: Arc<Counters>,
+}
+
+/// An Established peer as the RIB task writes to it.
+struct UpPeer {
+    out: OutQueue,
+    ctx: Context,
+    families: Vec<Family>,
+    /// Over its queue limit: everything for it is dropped until the queue
+    /// drains, then its Adj-RIB-Out is sent again.
+    resync_pending: bool,
+    /// Routes withdrawn in what was dropped (announcements need no record:
+    /// the re-sent Adj-RIB-Out carries them).
+    dropped_withdrawn: BTreeSet<(Family, Nlri)>,
+}
+
+pub(super) struct Channels {
+    pub cmd: mpsc::UnboundedReceiver<Command>,
+    pub incoming: mpsc::Receiver<(TcpStream, SocketAddr)>,
+    pub events: mpsc::UnboundedSender<Event>,
+}
+
+pub(super) struct Core {
+    rib: Rib,
+    tuning: EngineTuning,
+    peers: BTreeMap<PeerId, PeerEntry>,
+    by_name: HashMap<String, PeerId>,
+    next_id: u32,
+    up: HashMap<PeerId, UpPeer>,
+    policies: Vec<(Arc<dyn Policy>, PolicyId)>,
+    listeners: Vec<Arc<TcpListener>>,
+    accept_tasks: Vec<JoinHandle<()>>,
+    events: mpsc::UnboundedSender<Event>,
+    to_rib: mpsc::Sender<FromPeer>,
+    drained: mpsc::UnboundedSender<(PeerId, usize)>,
+}
+
+impl Core {
+    pub(super) fn spawn(
+        config: EngineConfig,
+        tuning: EngineTuning,
+        listeners: Vec<Arc<TcpListener>>,
+        accept_tasks: Vec<JoinHandle<()>>,
+        ch: Channels,
+    ) -> JoinHandle<()> {
+        let (to_rib, from_peers) = mpsc::channel(1024);
+        let (drained, drained_rx) = mpsc::unbounded_channel();
+        let core = Core {
+            rib: Rib::new(config.rib),
+            tuning,
+            peers: BTreeMap::new(),
+            by_name: HashMap::new(),
+            next_id: 1,
+            up: HashMap::new(),
+            policies: Vec::new(),
+            listeners,
+            accept_tasks,
+            events: ch.events,
+            to_rib,
+            drained,
+        };
+        tokio::spawn(core.run(ch.cmd, ch.incoming, from_peers, drained_rx))
+    }
+
+    async fn run(
+        mut self,
+        mut cmd: mpsc::UnboundedReceiver<Command>,
+        mut incoming: mpsc::Receiver<(TcpStream, SocketAddr)>,
+        mut from_peers: mpsc::Receiver<FromPeer>,
+        mut drained: mpsc::UnboundedReceiver<(PeerId, usize)>,
+    ) {
+        loop {
+            let deadline = self.rib.next_deadline().map(tokio::time::Instant::from_std);
+            tokio::select! {
+                c = cmd.recv() => match c {
+                    Some(Command::Shutdown { communication, reply }) => {
+                        let _ = reply.send(self.stop_all(communication));
+                        return;
+                    }
+                    Some(c) => self.command(c),
+                    None => {
+                        self.stop_all(None);
+                        return;
+                    }
+                },
+                Some(m) = from_peers.recv() => self.peer_message(m),
+                Some((peer, key)) = drained.recv() => {
+                    if self.up.get(&peer).is_some_and(|u| u.out.key() == key) {
+                        self.resync(peer);
+                    }
+                }
+                Some((stream, remote)) = incoming.recv() => self.incoming(stream, remote),
+                _ = sleep_until(deadline) => {
+                    let out = self.rib.handle_timeout(Instant::now());
+                    self.dispatch(out);
+                }
+            }
+        }
+    }
+
+    fn command(&mut self, c: Command) {
+        match c {
+            Command::AddPeer(spec, reply) => {
+                let _ = reply.send(self.add_peer(*spec));
+            }
+            Command::RemovePeer { name, subcode, communication, reply } => {
+                let _ = reply.send(self.remove_peer(&name, subcode, communication));
+            }
+            Command::Rib(input, reply) => {
+                let out = self.rib.handle(Instant::now(), *input);
+                self.dispatch(out);
+                let _ = reply.send(());
+            }
+            Command::RouteRefresh { name, family, reply } => {
+                let r = match self.by_name.get(&name).and_then(|id| self.peers.get(id)) {
+                    Some(p) => {
+                        let (tx, rx) = oneshot::channel();
+                        let _ = p.ctl.send(PeerCmd::RouteRefresh(family, tx));
+                        Ok(rx)
+                    }
+                    None => Err(EngineError::NoSuchPeer(name)),
+                };
+                let _ = reply.send(r);
+            }
+            Command::Peers(name, reply) => {
+                let ids: Vec<PeerId> = match name {
+                    Some(n) => self.by_name.get(&n).copied().into_iter().collect(),
+                    None => self.peers.keys().copied().collect(),
+                };
+                let _ = reply.send(ids.into_iter().filter_map(|id| self.status(id)).collect());
+            }
+            Command::Routes(filter, reply) => {
+                let _ = reply.send(self.routes(&filter));
+            }
+            Command::Stats(reply) => {
+                let s = self.rib.stats();
+                let _ = reply.send(EngineStats {
+                    destinations: s.destinations,
+                    attribute_sets: s.attribute_sets,
+                    update_groups: s.groups,
+                    deferring: self.rib.deferring(),
+                });
+            }
+            Command::Shutdown { .. } => {}
+        }
+    }
+
+    fn policy_id(&mut self, p: &Option<Arc<dyn Policy>>) -> Option<PolicyId> {
+        let p = p.as_ref()?;
+        // One id per policy value, so peers sharing an export policy share an update group.
+        if let Some((_, id)) = self.policies.iter().find(|(q, _)| Arc::ptr_eq(q, p)) {
+            return Some(*id);
+        }
+        let id = PolicyId::try_from(self.policies.len() + 1).unwrap_or(PolicyId::MAX);
+        self.rib.set_policy(id, Arc::clone(p));
+        self.policies.push((Arc::clone(p), id));
+        Some(id)
+    }
+
+    fn add_peer(&mut self, spec: PeerSpec) -> Result<(), EngineError> {
+        if self.by_name.contains_key(&spec.name) {
+            return Err(EngineError::DuplicatePeer(spec.name));
+        }
+        if let Some(key) = &spec.password {
+            for l in &self.listeners {
+                sockopt::set_md5_key(l.as_ref(), spec.address, Some(key.as_bytes()))?;
+            }
+        }
+        let id = PeerId(self.next_id);
+        self.next_id += 1;
+        let import = self.policy_id(&spec.import);
+        let export = self.policy_id(&spec.export);
+        let status = Arc::new(Mutex::new(initial_status(&spec)));
+        let counters = Arc::new(Counters::default());
+        let (ctl, ctl_rx) = mpsc::unbounded_channel();
+        let setup = SessionSetup {
+            id,
+            spec: spec.clone(),
+            import,
+            export,
+            to_rib: self.to_rib.clone(),
+            drained: self.drained.clone(),
+            events: self.events.clone(),
+            status: Arc::clone(&status),
+            counters: Arc::clone(&counters),
+        };
+        let task = session::spawn(setup, ctl_rx);
+        tracing::info!(peer = %spec.name, address = %spec.address, "peer added");
+        self.by_name.insert(spec.name.clone(), id);
+        self.peers.insert(id, PeerEntry { spec, ctl, task, status, counters });
+        Ok(())
+    }
+
+    fn remove_peer(
+        &mut self,
+        name: &str,
+        subcode: u8,
+        communication: Option<String>,
+    ) -> Result<JoinHandle<()>, EngineError> {
+        let id = self.by_name.remove(name).ok_or_else(|| EngineError::NoSuchPeer(name.to_string()))?;
+        let entry = self.peers.remove(&id).ok_or_else(|| EngineError::NoSuchPeer(name.to_string()))?;
+        let _ = entry.ctl.send(PeerCmd::Stop { subcode, communication });
+        if entry.spec.password.is_some() && !self.peers.values().any(|p| p.spec.address == entry.spec.address) {
+            for l in &self.listeners {
+                if let Err(e) = sockopt::set_md5_key(l.as_ref(), entry.spec.address, None) {
+                    tracing::warn!(peer = %name, error = %e, "TCP MD5 key not removed from the listener");
+                }
+            }
+        }
+        self.up.remove(&id);
+        let out = self.rib.handle(Instant::now(), rib::Input::PeerDown { peer: id, graceful: false });
+        self.dispatch(out);
+        tracing::info!(peer = %name, "peer removed");
+        Ok(entry.task)
+    }
+
+    /// Ceases every session (Administrative Shutdown) and stops listening.
+    fn stop_all(&mut self, communication: Option<String>) -> Vec<JoinHandle<()>> {
+        for t in self.accept_tasks.drain(..) {
+            t.abort();
+        }
+        let mut tasks = Vec::new();
+        for (_, p) in std::mem::take(&mut self.peers) {
+            let subcode = cease_subcode::ADMINISTRATIVE_SHUTDOWN;
+            let _ = p.ctl.send(PeerCmd::Stop { subcode, communication: communication.clone() });
+            tasks.push(p.task);
+        }
+        self.by_name.clear();
+        self.up.clear();
+        tasks
+    }
+
+    fn incoming(&mut self, stream: TcpStream, remote: SocketAddr) {
+        let ip = super::conn::canonical(remote.ip());
+        let local = stream.local_addr().ok().map(|a| super::conn::canonical(a.ip()));
+        let found = self.peers.values().find(|p| {
+            p.spec.address == ip && p.spec.local_address.is_none_or(|l| Some(l) == local || l.is_unspecified())
+        });
+        match found {
+            Some(p) => {
+                tracing::debug!(peer = %p.spec.name, %remote, "incoming connection");
+                let _ = p.ctl.send(PeerCmd::Incoming(stream));
+            }
+            None => tracing::debug!(%remote, "connection from an address that is not a configured peer refused"),
+        }
+    }
+
+    fn peer_message(&mut self, m: FromPeer) {
+        let now = Instant::now();
+        let out = match m {
+            FromPeer::Up { peer, info, out } => {
+                if !self.peers.contains_key(&peer) {
+                    return;
+                }
+                let up = UpPeer {
+                    out,
+                    ctx: info.ctx.clone(),
+                    families: info.families.clone(),
+                    resync_pending: false,
+                    dropped_withdrawn: BTreeSet::new(),
+                };
+                self.up.insert(peer, up);
+                self.rib.handle(now, rib::Input::PeerUp { peer, info: *info })
+            }
+            FromPeer::Down { peer, graceful } => {
+                if !self.peers.contains_key(&peer) {
+                    return;
+                }
+                self.up.remove(&peer);
+                self.rib.handle(now, rib::Input::PeerDown { peer, graceful })
+            }
+            FromPeer::Rib(input) => {
+                let peer = match &input {
+                    rib::Input::Update { peer, .. }
+                    | rib::Input::Withdraw { peer, .. }
+                    | rib::Input::RouteRefresh { peer, .. } => Some(*peer),
+                    _ => None,
+                };
+                if peer.is_some_and(|p| !self.up.contains_key(&p)) {
+                    return;
+                }
+                self.rib.handle(now, input)
+            }
+        };
+        self.dispatch(out);
+    }
+
+    fn dispatch(&mut self, outputs: Vec<rib::Output>) {
+        let mut resync = Vec::new();
+        for o in outputs {
+            match o {
+                rib::Output::Fib(change) => {
+                    let _ = self.events.send(Event::Fib(change));
+                }
+                rib::Output::Send { peers, messages } => {
+                    for p in peers {
+                        if self.push(p, &messages) {
+                            resync.push(p);
+                        }
+                    }
+                }
+                rib::Output::MaxPrefixesExceeded { peer, count, limit, close } => {
+                    let name = self.peers.get(&peer).map(|p| p.spec.name.clone()).unwrap_or_default();
+                    tracing::warn!(peer = %name, count, limit, close, "maximum number of prefixes exceeded");
+                    if let (true, Some(p)) = (close, self.peers.get(&peer)) {
+                        let n = Notification::cease(cease_subcode::MAX_PREFIXES_REACHED);
+                        let _ = p.ctl.send(PeerCmd::Error(n));
+                    }
+                }
+            }
+        }
+        for p in resync {
+            self.resync(p);
+        }
+    }
+
+    /// Queues `messages` for `peer`, unless its queue is over the limit.
+    /// True when the peer must be caught up now (its queue is already empty).
+    fn push(&mut self, peer: PeerId, messages: &Arc<[u8]>) -> bool {
+        let limit = self.tuning.peer_queue_bytes;
+        let Some(up) = self.up.get_mut(&peer) else { return false };
+        if up.resync_pending {
+            record_withdrawals(up, messages);
+            return false;
+        }
+        let queued = up.out.queued();
+        if queued > 0 && queued + messages.len() > limit {
+            let name = self.peers.get(&peer).map(|p| p.spec.name.as_str()).unwrap_or_default();
+            tracing::warn!(peer = %name, queued, limit, "peer too slow: dropping its updates until it catches up");
+            up.resync_pending = true;
+            record_withdrawals(up, messages);
+            return up.out.set_overflowed();
+        }
+        up.out.push(Chunk::Shared(Arc::clone(messages)));
+        false
+    }
+
+    /// Catches a peer up after its queue overflowed and drained: withdraws
+    /// what it missed being withdrawn, sends its Adj-RIB-Out again (the
+    /// route refresh path) and End-of-RIB.
+    fn resync(&mut self, peer: PeerId) {
+        let Some(up) = self.up.get_mut(&peer) else { return };
+        up.resync_pending = false;
+        let dropped = std::mem::take(&mut up.dropped_withdrawn);
+        let ctx = up.ctx.clone();
+        let families = up.families.clone();
+        let out = up.out.clone();
+        let advertised: BTreeSet<(Family, Nlri)> = self.rib.advertised(peer).into_iter().collect();
+        let mut withdraw: BTreeMap<Family, Vec<Nlri>> = BTreeMap::new();
+        for (f, n) in dropped.difference(&advertised) {
+            withdraw.entry(*f).or_default().push(*n);
+        }
+        tracing::info!(%peer, withdrawn = withdraw.values().map(Vec::len).sum::<usize>(), "catching up a slow peer");
+        for (f, nlri) in withdraw {
+            let mut buf = BytesMut::new();
+            match UpdateBuilder::withdrawals(&ctx, f).withdraw(&nlri, &mut buf) {
+                Ok(_) => out.push(Chunk::Owned(buf.freeze())),
+                Err(e) => tracing::warn!(%peer, family = %f, error = %e, "withdrawals not encoded"),
+            }
+        }
+        for f in &families {
+            let input = rib::Input::RouteRefresh { peer, refresh: RouteRefresh::new(*f) };
+            let o = self.rib.handle(Instant::now(), input);
+            self.dispatch(o);
+        }
+        for f in families {
+            let mut buf = BytesMut::new();
+            if Update::end_of_rib(f).encode(&ctx, &mut buf).is_ok() {
+                let bytes: Arc<[u8]> = Arc::from(&buf[..]);
+                if self.push(peer, &bytes) {
+                    self.resync(peer);
+                    return;
+                }
+            }
+        }
+    }
+
+    fn status(&self, id: PeerId) -> Option<PeerStatus> {
+        let p = self.peers.get(&id)?;
+        let mut st = p.status.lock().ok()?.clone();
+        st.messages_in = p.counters.messages_in.load(Ordering::Relaxed);
+        st.updates_in = p.counters.updates_in.load(Ordering::Relaxed);
+        st.messages_out = p.counters.messages_out.load(Ordering::Relaxed);
+        st.updates_out = p.counters.updates_out.load(Ordering::Relaxed);
+        let counts = self.rib.peer_prefix_counts(id);
+        st.stale_routes = counts.values().map(|c| c.stale).sum();
+        st.prefixes = counts
+            .into_iter()
+            .map(|(f, c)| (f, PrefixCounts { received: c.received, accepted: c.received, advertised: c.advertised }))
+            .collect();
+        st.import_updates.accepted = st.prefixes.iter().map(|(_, c)| c.accepted).sum();
+        st.export_updates.accepted = st.prefixes.iter().map(|(_, c)| c.advertised).sum();
+        Some(st)
+    }
+
+    fn routes(&self, filter: &RouteFilter) -> Vec<RouteInfo> {
+        let peer_id = match &filter.peer {
+            Some(name) => match self.by_name.get(name) {
+                Some(id) => Some(*id),
+                None => return Vec::new(),
+            },
+            None => None,
+        };
+        let mut routes = self.rib.loc_routes(filter.family);
+        routes.retain(|r| peer_id.is_none_or(|p| r.peer == p));
+        if let Some(want) = filter.prefix {
+            if filter.longest_match {
+                let best_len = routes
+                    .iter()
+                    .filter(|r| r.prefix.prefix.contains(&want))
+                    .map(|r| r.prefix.prefix.prefix_len())
+                    .max();
+                routes.retain(|r| r.prefix.prefix.contains(&want) && Some(r.prefix.prefix.prefix_len()) == best_len);
+            } else {
+                routes.retain(|r| r.prefix.prefix == want);
+            }
+        }
+        routes
+            .into_iter()
+            .map(|r| {
+                let from = (r.peer != PeerId::LOCAL).then(|| self.peers.get(&r.peer)).flatten();
+                RouteInfo {
+                    family: r.family,
+                    prefix: Nlri { path_id: (r.path_id != 0).then_some(r.path_id), ..r.prefix },
+                    from: from.map(|p| p.spec.name.clone()),
+                    from_address: from.map(|p| p.spec.address),
+                    attrs: r.attrs,
+                    best: r.best,
+                    multipath: r.multipath,
+                    stale: r.stale,
+                }
+            })
+            .collect()
+    }
+}
+
+fn initial_status(spec: &PeerSpec) -> PeerStatus {
+    PeerStatus {
+        name: spec.name.clone(),
+        address: spec.address,
+        port: spec.port,
+        local_as: spec.fsm.local_as,
+        remote_as: spec.fsm.peer_as,
+        state: State::Idle,
+        since: SystemTime::now(),
+        last_error: None,
+        passive: spec.fsm.passive,
+        rr_client: spec.rr_client,
+        import_name: spec.import_name.clone(),
+        export_name: spec.export_name.clone(),
+        remote_id: None,
+        local_address: None,
+        hold_time: None,
+        keepalive: None,
+        families: Vec::new(),
+        peer_capabilities: Vec::new(),
+        messages_in: 0,
+        messages_out: 0,
+        updates_in: 0,
+        updates_out: 0,
+        transitions: 0,
+        prefixes: Vec::new(),
+        stale_routes: 0,
+        import_updates: Default::default(),
+        import_withdraws: Default::default(),
+        export_updates: Default::default(),
+        export_withdraws: Default::default(),
+    }
+}
+
+/// Notes the routes withdrawn in UPDATEs that a slow peer does not get.
+fn record_withdrawals(up: &mut UpPeer, messages: &[u8]) {
+    let mut rest = messages;
+    while let Some(h) = rest.get(..19) {
+        let len = usize::from(u16::from_be_bytes([h[16], h[17]])).max(19);
+        let body = rest.get(19..len).unwrap_or_default();
+        if h[18] == message_type::UPDATE {
+            if let Ok(Message::Update(u)) = Message::decode(message_type::UPDATE, body, &up.ctx) {
+                for n in &u.withdrawn {
+                    up.dropped_withdrawn.insert((Family::IPV4_UNICAST, *n));
+                }
+                if let Some(unreach) = &u.attributes.mp_unreach {
+                    if let MpNlri::Prefixes(list) = &unreach.withdrawn {
+                        for n in list {
+                            up.dropped_withdrawn.insert((unreach.family, *n));
+                        }
+                    }
+                }
+            }
+        }
+        rest = rest.get(len..).unwrap_or_default();
+    }
+}
+
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
