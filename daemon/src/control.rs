@@ -1,1 +1,32 @@
 //! The control plane: BIRD's control-socket protocol and the HTTP endpoints.
+//!
+//! Everything here renders from [`StatusSource`]: the daemon implements it,
+//! tests use plain data.
+
+pub mod bird_format;
+pub mod birdsock;
+pub mod plain;
+
+use std::sync::Arc;
+
+use bgp_proto::Afi;
+use tokio::sync::watch;
+use tracing::error;
+
+pub use birdsock::{serve_bird_socket, BirdSocket};
+
+use crate::status::StatusSource;
+
+/// Starts the control sockets (`bird.ctl` for IPv4, `bird6.ctl` for IPv6)
+/// as `state.control` configures them. They stop when `stop` turns true.
+pub fn spawn(state: &config::DesiredState, source: Arc<dyn StatusSource>, stop: watch::Receiver<bool>) {
+    for (path, afi) in [(state.control.socket.clone(), Afi::IPV4), (state.control.socket6.clone(), Afi::IPV6)] {
+        let source = source.clone();
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            if let Err(e) = serve_bird_socket(&path, source, Some(afi), stop).await {
+                error!(socket = %path.display(), "control socket: {e}");
+            }
+        });
+    }
+}
