@@ -184,3 +184,60 @@ pub fn rows(list: &[(&str, Option<&str>)]) -> Vec<(String, Option<String>)> {
     v.sort();
     v
 }
+
+/// One Loc-RIB row as the tests compare them: prefix, from (peer name or
+/// local), next hop, best, ORIGINATOR_ID, CLUSTER_LIST.
+pub type Row = (String, Option<String>, String, bool, Option<Ipv4Addr>, Vec<Ipv4Addr>);
+
+impl Node {
+    /// Every Loc-RIB route of the node, sorted.
+    pub async fn loc_rib(&self) -> Vec<Row> {
+        let mut rows: Vec<Row> = self
+            .engine
+            .routes(RouteFilter::default())
+            .await
+            .into_iter()
+            .map(|r| {
+                let nh = match &r.attrs.mp_reach {
+                    Some(m) => match m.next_hop {
+                        MpNextHop::V4(a) => a.to_string(),
+                        MpNextHop::V6(a) => a.to_string(),
+                        MpNextHop::V6LinkLocal { global, .. } => global.to_string(),
+                        MpNextHop::Other(_) => "?".to_string(),
+                    },
+                    None => r.attrs.next_hop.map(|a| a.to_string()).unwrap_or_default(),
+                };
+                (
+                    r.prefix.prefix.to_string(),
+                    r.from,
+                    nh,
+                    r.best,
+                    r.attrs.originator_id,
+                    r.attrs.cluster_list.clone().unwrap_or_default(),
+                )
+            })
+            .collect();
+        rows.sort();
+        rows
+    }
+
+    /// Waits until the Loc-RIB is exactly `want` (sorted here); panics with both when it is not.
+    pub async fn expect_loc_rib(&self, mut want: Vec<Row>) {
+        want.sort();
+        if !wait_until(|| async { self.loc_rib().await == want }).await {
+            panic!("{}: Loc-RIB\n  is   {:?}\n  want {:?}", self.name, self.loc_rib().await, want);
+        }
+    }
+}
+
+/// A Loc-RIB row.
+pub fn row(prefix: &str, from: Option<&str>, nh: &str, originator: Option<&str>, clusters: &[&str]) -> Row {
+    (
+        prefix.parse::<ipnet::IpNet>().expect("prefix").to_string(),
+        from.map(str::to_string),
+        nh.to_string(),
+        true,
+        originator.map(v4),
+        clusters.iter().map(|c| v4(c)).collect(),
+    )
+}
