@@ -26,7 +26,7 @@ use super::session::{self, FromPeer, PeerCmd, SessionSetup};
 use super::sockopt;
 use super::{
     EngineConfig, EngineError, EngineStats, EngineTuning, Event, PeerSpec, PeerStatus, PrefixCounts, RouteFilter,
-    RouteInfo,
+    RouteInfo, TtlMode,
 };
 use crate::fsm::State;
 use crate::rib::{self, PeerId, Policy, PolicyId, Rib};
@@ -228,6 +228,16 @@ impl Core {
         if let Some(key) = &spec.password {
             for l in &self.listeners {
                 sockopt::set_md5_key(l.as_ref(), spec.address, Some(key.as_bytes()))?;
+            }
+        }
+        if let TtlMode::Security { .. } = spec.ttl {
+            // The SYN-ACK of an accepted connection leaves with the
+            // listener's TTL, before the accepted socket gets the peer's
+            // options: a GTSM peer drops it unless it is 255 (RFC 5082 §3).
+            for l in &self.listeners {
+                let r = socket2::SockRef::from(l.as_ref());
+                let set = if l.local_addr()?.is_ipv6() { r.set_unicast_hops_v6(255) } else { r.set_ttl_v4(255) };
+                set?;
             }
         }
         let id = PeerId(self.next_id);
