@@ -6,7 +6,9 @@
 pub mod datastore;
 pub mod resources;
 pub mod selector;
+mod translate;
 
 pub use datastore::{Change, Datastore};
 pub use resources::{parse_key, parse_kv, Resource, ResourceError, ResourceKey};
 pub use selector::{Selector, SelectorError};
+pub use translate::{TranslateError, TranslateOptions, DEFAULT_ASN, EXCLUDE_FROM_LB_LABEL};

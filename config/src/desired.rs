@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use bgp_proto::types::Family;
 use ipnet::IpNet;
 
+use crate::calico::resources::ProgramClusterRoutes;
 use crate::router_id::hash_router_id;
 use crate::schema::{AddPathMode, Config, Control, EncapMode, FamilyName, Log, NextHopMode, PeerScope, RouterIdSpec};
 use crate::validate::{self_cluster_id, self_ipv4, self_ipv6, Community};
@@ -112,6 +113,8 @@ pub struct DesiredPeer {
     pub connect_delay_time: u16,
     pub connect_retry_time: u16,
     pub error_wait_time: (u16, u16),
+    /// Times our own AS may appear in a received AS path (Calico `numAllowedLocalASNumbers`).
+    pub allow_own_as: u8,
 }
 
 /// An IP pool as the policies need it.
@@ -134,6 +137,10 @@ pub struct CalicoState {
     pub service_loadbalancer_cidrs: Vec<IpNet>,
     /// Communities added to routes inside each prefix (names resolved).
     pub prefix_communities: Vec<(IpNet, Vec<Community>)>,
+    /// Which pools' routes this daemon programs into the kernel (Calico `programClusterRoutes`).
+    pub program_cluster_routes: ProgramClusterRoutes,
+    /// Interfaces whose addresses are not learned (Calico `ignoredInterfaces`).
+    pub ignored_interfaces: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -273,6 +280,7 @@ impl DesiredState {
                 connect_delay_time: CONNECT_DELAY_TIME,
                 connect_retry_time: CONNECT_RETRY_TIME,
                 error_wait_time: ERROR_WAIT_TIME,
+                allow_own_as: 0,
             });
         }
         peers.sort_by(|a, b| a.name.cmp(&b.name));
@@ -316,6 +324,7 @@ impl DesiredState {
                     (a.cidr.get_ref().0, cs)
                 })
                 .collect(),
+            ..CalicoState::default()
         };
         let k = &cfg.kernel;
         DesiredState {
@@ -413,6 +422,7 @@ fn mesh_peers(
                 connect_delay_time: CONNECT_DELAY_TIME,
                 connect_retry_time: CONNECT_RETRY_TIME,
                 error_wait_time: ERROR_WAIT_TIME,
+                allow_own_as: 0,
             });
         }
     }

@@ -581,6 +581,9 @@ fn bgp_peer(name: String, json: &Value) -> Result<BgpPeer, String> {
     if p.peer_ip.is_none() && p.peer_selector.is_none() {
         return Err("spec: neither peerIP nor peerSelector is set".into());
     }
+    if p.peer_ip.is_some() && p.asn.is_none() {
+        return Err("spec.asNumber: required with peerIP".into());
+    }
     Ok(p)
 }
 
