@@ -6,5 +6,9 @@
 //! ([`control`]: BIRD's control-socket protocol and HTTP).
 
 pub mod calico;
+pub mod cluster;
 pub mod control;
+pub mod node;
+pub mod peers;
+pub mod rules;
 pub mod status;

@@ -1,6 +1,89 @@
-//! `tern-speaker` entry point.
+//! `tern-speaker`: the Calico node daemon (BIRD's place in calico-node).
 
-fn main() {
-    eprintln!("tern-speaker: not wired yet");
-    std::process::exit(2);
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use config::schema::{LogFormat, LogLevel};
+use tern_speaker::node::{self, Options};
+
+/// tern's BGP daemon for Calico nodes.
+#[derive(Parser, Debug)]
+#[command(name = "tern-speaker", version, about)]
+struct Cli {
+    /// The node's configuration file (TOML; see config/REFERENCE.md).
+    #[arg(short, long, value_name = "FILE")]
+    config: PathBuf,
+    /// Check the configuration and exit: 0 when valid, otherwise the errors
+    /// (file:line:column) on stderr and status 1 (like `bird -p`).
+    #[arg(long)]
+    check: bool,
+    /// Started after a restart (like `bird -R`): set the graceful-restart R
+    /// bit and defer route selection until the peers' End-of-RIB.
+    #[arg(short = 'R', long)]
+    recovery: bool,
+    /// Longest wait for End-of-RIB in recovery, seconds.
+    #[arg(long, default_value_t = 240, value_name = "SECONDS")]
+    recovery_wait: u64,
+    /// Serve no control socket and no HTTP endpoints.
+    #[arg(long)]
+    no_control: bool,
+}
+
+fn init_logging(level: LogLevel, format: LogFormat) {
+    let default = match level {
+        LogLevel::Error => "error",
+        LogLevel::Warn => "warn",
+        LogLevel::Info => "info",
+        LogLevel::Debug => "debug",
+        LogLevel::Trace => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("TERN_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    use std::io::IsTerminal;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let state = match node::load(&cli.config) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(1);
+        }
+    };
+    if cli.check {
+        println!("{}: configuration OK ({} peers)", cli.config.display(), state.peers.len());
+        return ExitCode::SUCCESS;
+    }
+    init_logging(state.log.level, state.log.format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("tern-speaker: cannot start the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let options = Options {
+        config: cli.config,
+        recovery: cli.recovery,
+        recovery_wait: Duration::from_secs(cli.recovery_wait),
+        no_control: cli.no_control,
+    };
+    match runtime.block_on(node::run(options)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("tern-speaker: {e:#}");
+            ExitCode::from(1)
+        }
+    }
 }

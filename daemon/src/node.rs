@@ -1,0 +1,428 @@
+//! The running daemon: one configuration file → the engine's peers, the
+//! kernel sync and the control plane, and the loop that connects them.
+//!
+//! Data flow (DESIGN.md): kernel routes the node learns (Felix's, the block
+//! blackholes) go from [`fib`] into the engine as locally originated routes;
+//! routes the engine selects come back as [`Event::Fib`] and are programmed
+//! through Calico's kernel rule ([`crate::calico`]). Reload re-reads the file
+//! and applies only the difference ([`config::diff`]).
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use anyhow::Context as _;
+use bgp_proto::{Family, Nlri};
+use config::{DesiredState, PeerDiff};
+use fib::{Fib, FibConfig, FibEvents, LocalRouteEvent, RouteChange, RouteFilter as KernelFilter};
+use ipnet::IpNet;
+use speaker::engine::{Engine, EngineConfig, EngineStats, Event, PeerStatus, RouteFilter, RouteInfo};
+use speaker::rib::{FibChange, RibConfig, SelectionDeferral};
+use tokio::sync::{mpsc, oneshot};
+use tracing::{error, info, warn};
+
+use crate::rules::NodeRules;
+use crate::peers::{peer_spec, Policies};
+use crate::status::{BoxFut, DaemonStatus, KernelStats, StatusSource};
+
+/// How the daemon was started (command line).
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub config: PathBuf,
+    /// Started after a restart (BIRD's `-R`): announce the R bit and defer
+    /// best-path selection until the peers' End-of-RIB (RFC 4724 §4.1).
+    pub recovery: bool,
+    /// How long the deferral waits at most.
+    pub recovery_wait: Duration,
+    /// Start no control socket / HTTP server (tests that run many nodes).
+    pub no_control: bool,
+}
+
+/// Counters of the kernel side, shared with the status renderers.
+#[derive(Debug, Default)]
+struct KernelCounters {
+    installed: AtomicU64,
+    failed: AtomicU64,
+    learned: AtomicU64,
+}
+
+type ReloadReply = oneshot::Sender<Result<String, String>>;
+
+/// What the control plane reads. Cheap to clone.
+#[derive(Clone)]
+pub struct NodeStatus {
+    engine: Engine,
+    daemon: Arc<Mutex<DaemonStatus>>,
+    kernel: Arc<KernelCounters>,
+    reload: mpsc::Sender<ReloadReply>,
+}
+
+impl StatusSource for NodeStatus {
+    fn daemon(&self) -> DaemonStatus {
+        self.daemon.lock().map(|d| d.clone()).unwrap_or_else(|p| p.into_inner().clone())
+    }
+
+    fn peers(&self) -> BoxFut<'_, Vec<PeerStatus>> {
+        Box::pin(self.engine.peers())
+    }
+
+    fn routes(&self, filter: RouteFilter) -> BoxFut<'_, Vec<RouteInfo>> {
+        Box::pin(self.engine.routes(filter))
+    }
+
+    fn stats(&self) -> BoxFut<'_, EngineStats> {
+        Box::pin(self.engine.stats())
+    }
+
+    fn kernel(&self) -> KernelStats {
+        KernelStats {
+            routes_installed: self.kernel.installed.load(Ordering::Relaxed),
+            install_failures: self.kernel.failed.load(Ordering::Relaxed),
+            routes_learned: self.kernel.learned.load(Ordering::Relaxed),
+        }
+    }
+
+    fn reload(&self) -> BoxFut<'_, Result<String, String>> {
+        Box::pin(async move {
+            let (tx, rx) = oneshot::channel();
+            self.reload.send(tx).await.map_err(|_| "the daemon is shutting down".to_string())?;
+            rx.await.map_err(|_| "the daemon is shutting down".to_string())?
+        })
+    }
+}
+
+/// The daemon's mutable state, owned by [`run`]'s loop.
+struct Node {
+    options: Options,
+    state: DesiredState,
+    rules: Arc<NodeRules>,
+    engine: Engine,
+    fib: Option<Fib>,
+    status: NodeStatus,
+    /// Locally originated prefixes (blocks, learned kernel routes), to
+    /// withdraw what disappears.
+    originated: BTreeSet<IpNet>,
+    /// Block blackholes installed in the kernel.
+    blackholes: BTreeSet<IpNet>,
+}
+
+fn family_of(net: &IpNet) -> Family {
+    match net {
+        IpNet::V4(_) => Family::IPV4_UNICAST,
+        IpNet::V6(_) => Family::IPV6_UNICAST,
+    }
+}
+
+fn nlri(net: IpNet) -> Nlri {
+    Nlri { path_id: None, prefix: net }
+}
+
+/// Loads and checks the configuration, or returns every diagnostic as text.
+pub fn load(path: &std::path::Path) -> Result<DesiredState, String> {
+    config::load_desired(path).map_err(|e| e.to_string())
+}
+
+/// Runs the daemon until SIGTERM/SIGINT.
+pub async fn run(options: Options) -> anyhow::Result<()> {
+    let state = load(&options.config).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let started = SystemTime::now();
+    let mut rib = RibConfig::new(state.asn, state.router_id);
+    rib.cluster_id = state.rr_cluster_id;
+    if options.recovery {
+        let gr_peers = state.peers.iter().filter(|p| p.graceful_restart_time > 0).count();
+        rib.selection_deferral = Some(SelectionDeferral { time: options.recovery_wait, gr_peers });
+    }
+    let (engine, mut events) = Engine::start(EngineConfig { rib, listen: state.listen.clone() })
+        .await
+        .context("starting the BGP engine")?;
+
+    let (fib, mut fib_events) = if state.kernel.program || state.kernel.learn {
+        let mut watch = KernelFilter::default().tables([state.kernel.table]);
+        if let Some(protos) = &state.kernel.learn_protocols {
+            watch = watch.protocols(protos.iter().copied());
+        }
+        let cfg = FibConfig {
+            protocol: state.kernel.protocol,
+            table: state.kernel.table,
+            watch,
+            shutdown: if state.kernel.keep_routes_on_shutdown {
+                fib::ShutdownMode::Keep
+            } else {
+                fib::ShutdownMode::Flush
+            },
+            ..FibConfig::default()
+        };
+        let (fib, events) = Fib::open(cfg).await.context("opening the kernel routing table (rtnetlink)")?;
+        (Some(fib), Some(events))
+    } else {
+        (None, None)
+    };
+
+    let (reload_tx, mut reload_rx) = mpsc::channel::<ReloadReply>(4);
+    let daemon = DaemonStatus {
+        version: format!("BIRD 1.6.8 (tern {})", env!("CARGO_PKG_VERSION")),
+        node_name: state.node_name.clone(),
+        router_id: state.router_id,
+        local_as: state.asn,
+        started,
+        last_reconfiguration: started,
+    };
+    let status = NodeStatus {
+        engine: engine.clone(),
+        daemon: Arc::new(Mutex::new(daemon)),
+        kernel: Arc::new(KernelCounters::default()),
+        reload: reload_tx,
+    };
+    let rules = Arc::new(NodeRules::new(&state));
+    let mut node = Node {
+        options: options.clone(),
+        state,
+        rules,
+        engine,
+        fib,
+        status: status.clone(),
+        originated: BTreeSet::new(),
+        blackholes: BTreeSet::new(),
+    };
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    if !options.no_control {
+        crate::control::spawn(&node.state, Arc::new(status.clone()), stop_rx.clone());
+    }
+    node.originate_blocks().await;
+    for p in node.state.peers.clone() {
+        node.start_peer(&p).await;
+    }
+    info!(
+        node = %node.state.node_name,
+        router_id = %node.state.router_id,
+        asn = node.state.asn,
+        peers = node.state.peers.len(),
+        "tern-speaker running"
+    );
+
+    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
+    loop {
+        tokio::select! {
+            ev = events.recv() => match ev {
+                Some(ev) => node.engine_event(ev).await,
+                None => { error!("the BGP engine stopped"); break; }
+            },
+            ev = recv_kernel(&mut fib_events) => match ev {
+                Some(ev) => node.kernel_event(ev).await,
+                None => { warn!("the kernel watch stopped"); fib_events = None; }
+            },
+            reply = reload_rx.recv() => if let Some(reply) = reply {
+                let _ = reply.send(node.reload().await);
+            },
+            _ = hup.recv() => {
+                match node.reload().await {
+                    Ok(s) => info!("reload (SIGHUP): {s}"),
+                    Err(e) => error!("reload (SIGHUP) refused, the running configuration stays: {e}"),
+                }
+            }
+            _ = term.recv() => { info!("SIGTERM: shutting down"); break; }
+            _ = int.recv() => { info!("SIGINT: shutting down"); break; }
+        }
+    }
+    let _ = stop_tx.send(true);
+    node.engine.shutdown(Some("tern-speaker shutting down".to_string())).await;
+    if let Some(fib) = node.fib.take() {
+        if let Err(e) = fib.shutdown().await {
+            warn!("kernel sync shutdown: {e}");
+        }
+    }
+    info!("stopped");
+    Ok(())
+}
+
+async fn recv_kernel(events: &mut Option<FibEvents>) -> Option<LocalRouteEvent> {
+    match events {
+        Some(e) => e.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+impl Node {
+    fn policies(&self) -> Policies {
+        Policies { import: Some(self.rules.import_policy()), export: Some(self.rules.export_policy()) }
+    }
+
+    async fn start_peer(&self, p: &config::DesiredPeer) {
+        match peer_spec(&self.state, p, self.policies(), self.options.recovery) {
+            Ok(spec) => {
+                if let Err(e) = self.engine.add_peer(spec).await {
+                    error!(peer = %p.name, "cannot start: {e}");
+                }
+            }
+            Err(e) => error!("{e}"),
+        }
+    }
+
+    /// The node's IPAM blocks: originated into BGP and held in the kernel as
+    /// blackholes (BIRD's `protocol static` in Calico's template).
+    async fn originate_blocks(&mut self) {
+        let wanted: BTreeSet<IpNet> = self.rules.originated().into_iter().map(|(n, _)| n).collect();
+        for (net, attrs) in self.rules.originated() {
+            if let Err(e) = self.engine.originate(family_of(&net), nlri(net), attrs).await {
+                error!(prefix = %net, "originate: {e}");
+            }
+            self.originated.insert(net);
+        }
+        let gone: Vec<IpNet> = self.blackholes.difference(&wanted).copied().collect();
+        for net in &gone {
+            if !self.rules.is_learned(net) {
+                let _ = self.engine.withdraw_local(family_of(net), nlri(*net)).await;
+                self.originated.remove(net);
+            }
+        }
+        if let Some(fib) = &self.fib {
+            if self.state.kernel.program {
+                let mut changes: Vec<RouteChange> =
+                    wanted.iter().map(|n| RouteChange::Set(fib::Route::blackhole(*n))).collect();
+                changes.extend(gone.iter().map(|n| RouteChange::Remove(*n)));
+                self.apply_kernel(fib, changes).await;
+            }
+        }
+        self.blackholes = wanted;
+    }
+
+    async fn apply_kernel(&self, fib: &Fib, changes: Vec<RouteChange>) {
+        let n = changes.iter().filter(|c| matches!(c, RouteChange::Set(_))).count() as u64;
+        match fib.apply(changes).await {
+            Ok(invalid) => {
+                let failed = invalid.len() as u64;
+                for (route, why) in invalid {
+                    warn!(prefix = %route.prefix, "kernel refused route: {why:?}");
+                }
+                self.status.kernel.installed.fetch_add(n.saturating_sub(failed), Ordering::Relaxed);
+                self.status.kernel.failed.fetch_add(failed, Ordering::Relaxed);
+            }
+            Err(e) => {
+                self.status.kernel.failed.fetch_add(n, Ordering::Relaxed);
+                error!("kernel sync: {e}");
+            }
+        }
+    }
+
+    async fn engine_event(&mut self, ev: Event) {
+        match ev {
+            Event::PeerState { name, from, to, reason } => match reason {
+                Some(r) => info!(peer = %name, "{from:?} -> {to:?}: {r}"),
+                None => info!(peer = %name, "{from:?} -> {to:?}"),
+            },
+            Event::Fib(change) => {
+                let Some(fib) = &self.fib else { return };
+                if !self.state.kernel.program {
+                    return;
+                }
+                let change = match change {
+                    FibChange::Replace { prefix, next_hops, .. } => {
+                        match self.rules.kernel_route(prefix.prefix, &next_hops) {
+                            Some(route) => RouteChange::Set(route),
+                            // Not ours to program (VXLAN pool, Felix-owned, rejected CIDR):
+                            // make sure no older route of ours stays.
+                            None => RouteChange::Remove(prefix.prefix),
+                        }
+                    }
+                    FibChange::Remove { prefix, .. } => {
+                        if self.blackholes.contains(&prefix.prefix) {
+                            return;
+                        }
+                        RouteChange::Remove(prefix.prefix)
+                    }
+                };
+                self.apply_kernel(fib, vec![change]).await;
+            }
+        }
+    }
+
+    async fn kernel_event(&mut self, ev: LocalRouteEvent) {
+        if !self.state.kernel.learn {
+            return;
+        }
+        self.status.kernel.learned.fetch_add(1, Ordering::Relaxed);
+        match ev {
+            LocalRouteEvent::Added(r) | LocalRouteEvent::Changed { new: r, .. } => {
+                let net = r.prefix;
+                match self.rules.learn(&r) {
+                    Some(attrs) => {
+                        if let Err(e) = self.engine.originate(family_of(&net), nlri(net), attrs).await {
+                            error!(prefix = %net, "originate: {e}");
+                        }
+                        self.originated.insert(net);
+                    }
+                    None => self.forget_learned(net).await,
+                }
+            }
+            LocalRouteEvent::Removed(r) => {
+                self.rules.forget(&r);
+                self.forget_learned(r.prefix).await;
+            }
+        }
+    }
+
+    async fn forget_learned(&mut self, net: IpNet) {
+        if self.blackholes.contains(&net) {
+            // Still a block of ours: keep originating it.
+            if let Some((_, attrs)) = self.rules.originated().into_iter().find(|(n, _)| *n == net) {
+                let _ = self.engine.originate(family_of(&net), nlri(net), attrs).await;
+            }
+            return;
+        }
+        if self.originated.remove(&net) {
+            let _ = self.engine.withdraw_local(family_of(&net), nlri(net)).await;
+        }
+    }
+
+    /// Re-reads the file and applies the difference. An invalid file
+    /// changes nothing.
+    async fn reload(&mut self) -> Result<String, String> {
+        let new = load(&self.options.config)?;
+        let d: PeerDiff = config::diff(&self.state, &new);
+        let calico_changed = new.calico != self.state.calico;
+        if d.is_empty() && !calico_changed {
+            return Ok(format!("no change ({} peers unchanged)", d.unchanged.len()));
+        }
+        self.state = new;
+        if calico_changed {
+            self.rules.update(&self.state);
+            self.originate_blocks().await;
+        }
+        for p in &d.removed {
+            // RFC 4486 §3: Cease / Peer De-configured.
+            if let Err(e) = self.engine.remove_peer(&p.name, 3, None).await {
+                warn!(peer = %p.name, "remove: {e}");
+            }
+        }
+        for (_, p) in &d.changed {
+            match peer_spec(&self.state, p, self.policies(), false) {
+                Ok(spec) => {
+                    if let Err(e) = self.engine.reset_peer(spec).await {
+                        warn!(peer = %p.name, "reset: {e}");
+                    }
+                }
+                Err(e) => error!("{e}"),
+            }
+        }
+        for p in &d.added {
+            self.start_peer(p).await;
+        }
+        if let Ok(mut d) = self.status.daemon.lock() {
+            d.last_reconfiguration = SystemTime::now();
+        }
+        let summary = format!(
+            "reconfigured: {} unchanged, {} changed, {} added, {} removed{}",
+            d.unchanged.len(),
+            d.changed.len(),
+            d.added.len(),
+            d.removed.len(),
+            if calico_changed { ", Calico routes updated" } else { "" }
+        );
+        info!("{summary}");
+        Ok(summary)
+    }
+}
