@@ -23,8 +23,8 @@ use speaker::rib::{FibChange, RibConfig, SelectionDeferral};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{error, info, warn};
 
-use crate::rules::NodeRules;
 use crate::peers::{peer_spec, Policies};
+use crate::rules::NodeRules;
 use crate::status::{BoxFut, DaemonStatus, KernelStats, StatusSource};
 
 /// How the daemon was started (command line).
@@ -134,9 +134,8 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         let gr_peers = state.peers.iter().filter(|p| p.graceful_restart_time > 0).count();
         rib.selection_deferral = Some(SelectionDeferral { time: options.recovery_wait, gr_peers });
     }
-    let (engine, mut events) = Engine::start(EngineConfig { rib, listen: state.listen.clone() })
-        .await
-        .context("starting the BGP engine")?;
+    let (engine, mut events) =
+        Engine::start(EngineConfig { rib, listen: state.listen.clone() }).await.context("starting the BGP engine")?;
 
     let (fib, mut fib_events) = if state.kernel.program || state.kernel.learn {
         let mut watch = KernelFilter::default().tables([state.kernel.table]);

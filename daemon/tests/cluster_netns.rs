@@ -65,7 +65,8 @@ fn cluster_mesh_ipip_always_programs_blocks_and_elevated_host_routes() {
         expect.iter().all(|(i, others)| {
             let routes = cluster.nodes[*i].routes(&["proto", "bird"]);
             others.iter().all(|(block, via)| {
-                route_for(&routes, block).is_some_and(|l| l.contains(&format!("via {via} dev tunl0")) && l.contains("onlink"))
+                route_for(&routes, block)
+                    .is_some_and(|l| l.contains(&format!("via {via} dev tunl0")) && l.contains("onlink"))
             })
         })
     });
