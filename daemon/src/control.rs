@@ -5,6 +5,9 @@
 
 pub mod bird_format;
 pub mod birdsock;
+pub mod http;
+pub mod json;
+pub mod metrics;
 pub mod plain;
 
 use std::sync::Arc;
@@ -14,11 +17,13 @@ use tokio::sync::watch;
 use tracing::error;
 
 pub use birdsock::{serve_bird_socket, BirdSocket};
+pub use http::{serve_http, HttpOptions, HttpServer};
 
 use crate::status::StatusSource;
 
 /// Starts the control sockets (`bird.ctl` for IPv4, `bird6.ctl` for IPv6)
-/// as `state.control` configures them. They stop when `stop` turns true.
+/// and the HTTP endpoint as `state.control` configures them. They stop
+/// when `stop` turns true.
 pub fn spawn(state: &config::DesiredState, source: Arc<dyn StatusSource>, stop: watch::Receiver<bool>) {
     for (path, afi) in [(state.control.socket.clone(), Afi::IPV4), (state.control.socket6.clone(), Afi::IPV6)] {
         let source = source.clone();
@@ -29,4 +34,10 @@ pub fn spawn(state: &config::DesiredState, source: Arc<dyn StatusSource>, stop: 
             }
         });
     }
+    let addr = state.control.http_listen;
+    tokio::spawn(async move {
+        if let Err(e) = serve_http(addr, source, stop).await {
+            error!(listen = %addr, "HTTP endpoint: {e}");
+        }
+    });
 }
