@@ -22,6 +22,9 @@ use crate::schema::{EncapMode, NextHopMode};
 const RESOURCES: &str = "/calico/resources/v3/projectcalico.org/";
 const IPAM_HOSTS: &str = "/calico/ipam/v2/host/";
 
+/// The etcd prefixes holding every key this model reads: list and watch these.
+pub const WATCH_PREFIXES: [&str; 2] = [RESOURCES, IPAM_HOSTS];
+
 /// A malformed object: its key and what is wrong with it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ResourceError {
