@@ -19,11 +19,16 @@ ROOT=$(pwd)
 #   bgpdump: reference MRT decoder compared against by the MRT tests.
 #   iproute2: `ip netns` / `ip link` for the fib crate's network-namespace tests.
 #   build-essential, pkg-config: C toolchain for -sys crates (bzip2).
+#   bird2, gobgpd, frr: real peers of the speaker's interop tests (BIRD 1.6,
+#     which conflicts with bird2, comes from scripts/install-test-deps.sh).
 APT_PACKAGES=(
   bgpdump
   iproute2
   build-essential
   pkg-config
+  bird2
+  gobgpd
+  frr
 )
 
 FUZZ_SECONDS=${FUZZ_SECONDS:-30}
@@ -75,6 +80,7 @@ cargo nextest --version >/dev/null 2>&1 || {
 if [ "${SKIP_APT:-0}" != 1 ]; then
   step "system packages"
   install_packages
+  "$ROOT/scripts/install-test-deps.sh" || die "scripts/install-test-deps.sh failed"
 fi
 
 if [ -d fuzz ] && [ "$FUZZ_SECONDS" != 0 ]; then

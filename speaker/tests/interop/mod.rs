@@ -1,0 +1,213 @@
+//! Harness of the interop tests: real BIRD 2, BIRD 1.6, GoBGP and FRR
+//! daemons on loopback, each in a guard that kills it and removes its
+//! directory when dropped (also when the test fails, after printing the
+//! daemon's log), and a tern [`Engine`](speaker::engine::Engine) on a
+//! runtime of its own.
+//!
+//! Addresses: every test takes a distinct [`Net`] number `n` and uses
+//! 127.77.n.x for IPv4 (tern is .1) and ports 20000 + 16·n + k, so that
+//! nextest's parallel test processes never collide. IPv6 sessions run over
+//! `::1`, told apart by those ports. No daemon listens on port 179.
+#![allow(dead_code)]
+
+pub mod bird;
+pub mod frr;
+pub mod gobgp;
+pub mod peers;
+pub mod scenario;
+pub mod tern;
+
+use std::fs::{self, File};
+use std::io::Read;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// How long any state (a session, a route) may take to appear.
+pub const WAIT: Duration = Duration::from_secs(30);
+
+/// The addresses and ports of one test.
+#[derive(Clone, Copy, Debug)]
+pub struct Net {
+    pub n: u8,
+}
+
+impl Net {
+    pub fn new(n: u8) -> Net {
+        assert!(n > 0 && n < 250, "test number out of range");
+        Net { n }
+    }
+
+    /// 127.77.n.host: tern is host 1, the daemons 2, 3, ...
+    pub fn v4(&self, host: u8) -> Ipv4Addr {
+        Ipv4Addr::new(127, 77, self.n, host)
+    }
+
+    pub fn v6(&self) -> Ipv6Addr {
+        Ipv6Addr::LOCALHOST
+    }
+
+    /// Port `k` (0..16) of this test.
+    pub fn port(&self, k: u8) -> u16 {
+        assert!(k < 16);
+        20000 + 16 * u16::from(self.n) + u16::from(k)
+    }
+}
+
+/// A directory under the system temp dir, removed when dropped.
+pub struct TempDir {
+    pub path: PathBuf,
+}
+
+impl TempDir {
+    pub fn new(name: &str) -> TempDir {
+        let path = std::env::temp_dir().join(format!("tern-interop-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&path);
+        fs::create_dir_all(&path).expect("create temp dir");
+        TempDir { path }
+    }
+
+    pub fn join(&self, name: &str) -> PathBuf {
+        self.path.join(name)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.path);
+    }
+}
+
+/// A daemon process, killed (SIGKILL) and reaped when dropped. Its stdout
+/// and stderr go to `output`; when the test is failing, the drop prints
+/// that and the daemon's own log file.
+pub struct Proc {
+    pub name: String,
+    child: Option<Child>,
+    pub output: PathBuf,
+    pub log: Option<PathBuf>,
+}
+
+impl Proc {
+    pub fn spawn(name: &str, cmd: &mut Command, output: PathBuf, log: Option<PathBuf>) -> Proc {
+        let out = File::create(&output).expect("create output file");
+        let err = out.try_clone().expect("clone output file");
+        let child = cmd
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {name} ({cmd:?}): {e}"));
+        Proc { name: name.to_string(), child: Some(child), output, log }
+    }
+
+    /// SIGKILL, as a crash would: no NOTIFICATION, no cleanup.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    pub fn running(&mut self) -> bool {
+        match &mut self.child {
+            Some(child) => matches!(child.try_wait(), Ok(None)),
+            None => false,
+        }
+    }
+
+    /// Output and log, for a failure message.
+    pub fn logs(&self) -> String {
+        let mut s = format!("---- {} output ({}) ----\n{}", self.name, self.output.display(), tail(&self.output));
+        if let Some(log) = &self.log {
+            s += &format!("---- {} log ({}) ----\n{}", self.name, log.display(), tail(log));
+        }
+        s
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        self.kill();
+        if std::thread::panicking() {
+            eprintln!("{}", self.logs());
+        }
+    }
+}
+
+/// The last 150 lines of a file.
+fn tail(path: &Path) -> String {
+    let mut s = String::new();
+    if let Ok(mut f) = File::open(path) {
+        let _ = f.read_to_string(&mut s);
+    }
+    let lines: Vec<&str> = s.lines().collect();
+    let from = lines.len().saturating_sub(150);
+    lines[from..].join("\n") + "\n"
+}
+
+/// Runs a client command (birdc, gobgp, vtysh) with a bound: its stdout,
+/// or `Err` with what went wrong.
+pub fn run(cmd: &mut Command) -> Result<String, String> {
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("{cmd:?}: {e}"))?;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) => break,
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("{cmd:?} did not finish in 10 s"));
+            }
+        }
+    }
+    let out = child.wait_with_output().map_err(|e| e.to_string())?;
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    if out.status.success() {
+        Ok(stdout)
+    } else {
+        Err(format!("{cmd:?}: {}: {stdout}{}", out.status, String::from_utf8_lossy(&out.stderr)))
+    }
+}
+
+/// Polls `f` until it returns `Some`, at most [`WAIT`]; panics with `what`
+/// and the last value seen otherwise.
+pub fn wait_for<T, D: std::fmt::Debug>(what: &str, mut f: impl FnMut() -> Result<T, D>) -> T {
+    wait_for_in(what, WAIT, &mut f)
+}
+
+pub fn wait_for_in<T, D: std::fmt::Debug>(what: &str, bound: Duration, mut f: impl FnMut() -> Result<T, D>) -> T {
+    let deadline = Instant::now() + bound;
+    loop {
+        match f() {
+            Ok(v) => return v,
+            Err(last) if Instant::now() >= deadline => {
+                panic!("timed out after {bound:?} waiting for {what}; last seen: {last:#?}")
+            }
+            Err(_) => std::thread::sleep(Duration::from_millis(250)),
+        }
+    }
+}
+
+/// Checks that `f` keeps returning `Ok` for `period` (a session that must
+/// stay down, a route that must stay).
+pub fn holds_for<D: std::fmt::Debug>(what: &str, period: Duration, mut f: impl FnMut() -> Result<(), D>) {
+    let end = Instant::now() + period;
+    while Instant::now() < end {
+        if let Err(e) = f() {
+            panic!("{what} stopped holding: {e:#?}");
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+pub fn ip(s: &str) -> IpAddr {
+    s.parse().expect("address")
+}
