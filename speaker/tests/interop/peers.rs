@@ -52,8 +52,10 @@ pub trait Daemon {
     /// Announce one of its own prefixes (one given in [`Opts`], or a new one for GoBGP/FRR).
     fn announce(&self, prefix: &str);
     fn withdraw(&self, prefix: &str);
-    /// Ask tern for its routes again (ROUTE-REFRESH from the daemon's side).
-    fn refresh_in(&self, v6: bool);
+    /// Ask tern for its routes again (ROUTE-REFRESH from the daemon's
+    /// side); false when the daemon has no way to (GoBGP keeps its
+    /// Adj-RIB-In and `softresetin` only re-applies policy to it).
+    fn refresh_in(&self, v6: bool) -> bool;
     /// Updates the daemon counted from tern, or routes it received: a
     /// number that grows when tern re-sends.
     fn received_count(&self, v6: bool) -> u64;
@@ -158,14 +160,19 @@ impl BirdPeer {
             t = net.v4(1),
             tp = net.port(0),
         );
+        // As BIRD 2, bird6 will not announce its own ::1 to a neighbor at
+        // ::1 ("Invalid NEXT_HOP attribute in route"); it has no `next hop
+        // address`, so the export filter sets one.
         let v6 = format!(
             "listen bgp address ::1 port {p};\n{}\
              protocol bgp tern6 {{\n  local ::1 as {asn};\n  neighbor ::1 port {tp6} as {TERN_AS};\n  {session}\n  \
-             import all; export where source = RTS_STATIC;{add_path}\n}}\n",
+             import all;{add_path}\n  \
+             export filter {{ if source = RTS_STATIC then {{ bgp_next_hop = {nh}; accept; }} reject; }};\n}}\n",
             bird_statics(Version::V1Ipv6, &opts.v6_prefixes),
             p = net.port(k),
             asn = opts.asn,
             tp6 = net.port(1),
+            nh = daemon_v6_next_hop(net, k),
         );
         let rid = Ipv4Addr::new(10, 255, net.n, k);
         let mut birds = Vec::new();
@@ -258,8 +265,9 @@ impl Daemon for BirdPeer {
         self.for_prefix(prefix).cmd(&format!("disable {}", static_name(prefix))).expect("birdc disable");
     }
 
-    fn refresh_in(&self, v6: bool) {
+    fn refresh_in(&self, v6: bool) -> bool {
         self.for_family(v6).cmd(&format!("reload in {}", Self::proto(v6))).expect("birdc reload in");
+        true
     }
 
     fn received_count(&self, v6: bool) -> u64 {
@@ -382,10 +390,8 @@ impl Daemon for GobgpPeer {
         self.gobgp.cmd(&["global", "rib", "del", "-a", fam, prefix]).expect("gobgp global rib del");
     }
 
-    fn refresh_in(&self, v6: bool) {
-        self.gobgp
-            .cmd(&["neighbor", self.neighbor(v6), "softresetin", "-a", Self::family(v6)])
-            .expect("gobgp softresetin");
+    fn refresh_in(&self, _v6: bool) -> bool {
+        false
     }
 
     fn received_count(&self, v6: bool) -> u64 {
@@ -515,10 +521,11 @@ impl Daemon for FrrPeer {
         self.network(prefix, false);
     }
 
-    fn refresh_in(&self, v6: bool) {
+    fn refresh_in(&self, v6: bool) -> bool {
         self.frr
             .vtysh(&format!("clear bgp {} unicast {} soft in", Self::afi(v6), self.neighbor(v6)))
             .expect("vtysh clear soft in");
+        true
     }
 
     fn received_count(&self, v6: bool) -> u64 {

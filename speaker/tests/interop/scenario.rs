@@ -88,7 +88,16 @@ pub fn tern_as_path(r: &RouteInfo) -> Vec<u32> {
 /// the other; announced again, it comes back.
 ///
 /// `name` is the daemon's peer name in tern; the peer must already be added.
-pub fn routes_both_ways(tern: &Tern, d: &dyn Daemon, name: &str, k: u8, daemon_as: u32, v6: bool, next_hop: IpAddr) {
+pub fn routes_both_ways(
+    kind: Kind,
+    tern: &Tern,
+    d: &dyn Daemon,
+    name: &str,
+    k: u8,
+    daemon_as: u32,
+    v6: bool,
+    next_hop: IpAddr,
+) {
     let net = tern.net;
     let ours = tern_prefixes(net, v6);
     let theirs = prefixes(net, k, v6);
@@ -123,7 +132,7 @@ pub fn routes_both_ways(tern: &Tern, d: &dyn Daemon, name: &str, k: u8, daemon_a
     wait_tern_has(tern, name, &theirs[1..]);
 
     // And back.
-    tern.originate(&ours[0], None);
+    tern.originate(&ours[0], kind.keeps_next_hop().then(|| tern_next_hop(net, v6)));
     d.announce(&theirs[0]);
     wait_daemon_has(d, v6, &ours);
     wait_tern_has(tern, name, &theirs);
@@ -157,7 +166,9 @@ pub fn route_refresh(tern: &Tern, d: &dyn Daemon, name: &str, k: u8, v6: bool) {
 
     // daemon → tern: the daemon asks, tern re-sends.
     let count = d.received_count(v6);
-    d.refresh_in(v6);
+    if !d.refresh_in(v6) {
+        return;
+    }
     wait_for(&format!("{} to count tern's routes again", d.label()), || {
         let now = d.received_count(v6);
         if now > count {
@@ -261,7 +272,7 @@ pub const DAEMON_AS: u32 = 65002;
 /// [`routes_both_ways`] for daemon 2 of `kind` in test `n`.
 pub fn check_routes(kind: Kind, n: u8, v6: bool) {
     let (tern, d, name) = pair(kind, n, v6, |_| {});
-    routes_both_ways(&tern, d.as_ref(), &name, 2, DAEMON_AS, v6, expected_next_hop(kind, tern.net, v6));
+    routes_both_ways(kind, &tern, d.as_ref(), &name, 2, DAEMON_AS, v6, expected_next_hop(kind, tern.net, v6));
 }
 
 /// [`route_refresh`] for daemon 2 of `kind` in test `n`.
