@@ -70,6 +70,11 @@ pub struct Cluster {
     bridge: Option<TestNamespace>,
 }
 
+/// Whether nodes can get network namespaces here (root and `ip` present).
+pub fn namespaces_available() -> bool {
+    fib::testns::is_root() && Command::new("ip").arg("-V").output().is_ok_and(|o| o.status.success())
+}
+
 fn io_err(msg: impl Into<String>) -> std::io::Error {
     std::io::Error::other(msg.into())
 }
