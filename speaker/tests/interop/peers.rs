@@ -41,6 +41,12 @@ pub struct Opts {
     pub password: Option<String>,
     /// Graceful restart with this restart time.
     pub graceful_restart: Option<u16>,
+    /// BIRD 2: more statements in the tern channels (`add paths tx;`,
+    /// `next hop address ...;`), a replacement of their `export ...;`, and
+    /// more top-level config (static protocols, filters).
+    pub bird_channel: String,
+    pub bird_export: Option<String>,
+    pub bird_extra: String,
 }
 
 pub trait Daemon {
@@ -117,10 +123,13 @@ impl BirdPeer {
         let session = bird_session_opts(opts);
         let add_path = if opts.add_path_rx { " add paths rx;" } else { "" };
         let mut body = bird_statics(Version::V2, &opts.v4_prefixes) + &bird_statics(Version::V2, &opts.v6_prefixes);
+        body += &opts.bird_extra;
+        let export = opts.bird_export.clone().unwrap_or_else(|| "export where source = RTS_STATIC;".to_string());
+        let add_path = format!("{add_path} {}", opts.bird_channel);
         if opts.ipv4 {
             body += &format!(
                 "protocol bgp tern4 {{\n  local {a} port {p} as {asn};\n  neighbor {t} port {tp} as {TERN_AS};\n  \
-                 strict bind yes; {session}\n  ipv4 {{ import all; export where source = RTS_STATIC;{add_path} }};\n}}\n",
+                 strict bind yes; {session}\n  ipv4 {{ import all; {export}{add_path} }};\n}}\n",
                 a = net.v4(k),
                 p = net.port(k),
                 asn = opts.asn,
@@ -134,7 +143,7 @@ impl BirdPeer {
             // attribute - neighbor address ::1"), so it gets one of its own.
             body += &format!(
                 "protocol bgp tern6 {{\n  local ::1 port {p} as {asn};\n  neighbor ::1 port {tp6} as {TERN_AS};\n  \
-                 strict bind yes; {session}\n  ipv6 {{ import all; export where source = RTS_STATIC;{add_path} \
+                 strict bind yes; {session}\n  ipv6 {{ import all; {export}{add_path} \
                  next hop address {nh}; }};\n}}\n",
                 p = net.port(k),
                 asn = opts.asn,
@@ -183,6 +192,11 @@ impl BirdPeer {
             birds.push(Bird::start(Version::V1Ipv6, &format!("bird6-{}-{k}", net.n), rid, &v6));
         }
         BirdPeer { v6_index: birds.len() - 1, birds }
+    }
+
+    /// `birdc disable NAME`: a static protocol's routes go away.
+    pub fn withdraw_static(&self, protocol: &str) {
+        self.birds[0].cmd(&format!("disable {protocol}")).expect("birdc disable");
     }
 
     fn for_family(&self, v6: bool) -> &Bird {

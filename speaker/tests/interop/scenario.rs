@@ -71,7 +71,11 @@ pub fn wait_tern_has(tern: &Tern, name: &str, want: &[String]) -> Vec<RouteInfo>
         if tern_set(&routes) == want {
             Ok(routes)
         } else {
-            Err((routes, tern.routes(Default::default()), tern.peer(name)))
+            Err(format!(
+                "{routes:#?}\nall routes: {:#?}\npeer: {:#?}",
+                tern.routes(Default::default()),
+                tern.peer(name)
+            ))
         }
     })
 }
@@ -87,18 +91,11 @@ pub fn tern_as_path(r: &RouteInfo) -> Vec<u32> {
 /// table with the daemon's AS; one withdrawn on each side disappears on
 /// the other; announced again, it comes back.
 ///
-/// `name` is the daemon's peer name in tern; the peer must already be added.
-pub fn routes_both_ways(
-    kind: Kind,
-    tern: &Tern,
-    d: &dyn Daemon,
-    name: &str,
-    k: u8,
-    daemon_as: u32,
-    v6: bool,
-    next_hop: IpAddr,
-) {
+/// The peer must already be added to tern as [`peer_name`]`(k, v6)`.
+pub fn routes_both_ways(kind: Kind, tern: &Tern, d: &dyn Daemon, k: u8, daemon_as: u32, v6: bool) {
     let net = tern.net;
+    let name = &peer_name(k, v6);
+    let next_hop = expected_next_hop(kind, net, v6);
     let ours = tern_prefixes(net, v6);
     let theirs = prefixes(net, k, v6);
     d.wait_established(v6);
@@ -271,8 +268,8 @@ pub const DAEMON_AS: u32 = 65002;
 
 /// [`routes_both_ways`] for daemon 2 of `kind` in test `n`.
 pub fn check_routes(kind: Kind, n: u8, v6: bool) {
-    let (tern, d, name) = pair(kind, n, v6, |_| {});
-    routes_both_ways(kind, &tern, d.as_ref(), &name, 2, DAEMON_AS, v6, expected_next_hop(kind, tern.net, v6));
+    let (tern, d, _) = pair(kind, n, v6, |_| {});
+    routes_both_ways(kind, &tern, d.as_ref(), 2, DAEMON_AS, v6);
 }
 
 /// [`route_refresh`] for daemon 2 of `kind` in test `n`.

@@ -53,7 +53,7 @@ impl Tern {
     /// address of its family, with fast timers (connect delay 0, retry
     /// 1 s, error wait 1–2 s).
     pub fn spec(&self, name: &str, address: IpAddr, port: u16, peer_as: u32) -> PeerSpec {
-        let mut fsm = PeerConfig::new(TERN_AS, self.router_id().into(), peer_as);
+        let mut fsm = PeerConfig::new(TERN_AS, self.router_id(), peer_as);
         fsm.families = vec![if address.is_ipv4() { V4 } else { V6 }];
         fsm.hold_time = 30;
         fsm.timers = Timers {
@@ -105,7 +105,7 @@ impl Tern {
             let p = self.rt.block_on(self.engine.peer(name));
             match p {
                 Some(p) if p.state == State::Established => Ok(()),
-                other => Err(other),
+                other => Err(format!("{other:#?}")),
             }
         })
     }
