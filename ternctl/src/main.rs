@@ -4,11 +4,16 @@
 //! - `decode [FILE|-]`: a raw stream of BGP messages (one TCP direction's
 //!   payload) as one JSON object per message;
 //! - `mrt FILE`: an MRT dump (RFC 6396) as `bgpdump -m` prints it;
-//! - `selector EXPR [--labels JSON]`: whether a Calico label selector matches.
+//! - `selector EXPR [--labels JSON]`: whether a Calico label selector matches;
+//! - `status`, `routes [PREFIX]`, `peer NAME`, `reload`: ask a running
+//!   tern-speaker over its control socket (`--socket PATH`).
 
+mod birdc;
 mod decode;
 mod mrt;
 mod selector;
+mod status;
+mod table;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -20,6 +25,8 @@ use clap::{Parser, Subcommand};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    #[command(flatten)]
+    socket: status::SocketArgs,
 }
 
 #[derive(Subcommand, Debug)]
@@ -38,6 +45,21 @@ enum Command {
     },
     /// Test a Calico label selector against labels (exit 0 match, 1 no match, 2 parse error).
     Selector(selector::Args),
+    /// BGP peers of the running tern-speaker, as `calicoctl node status`
+    /// shows them.
+    Status,
+    /// Routes of the running tern-speaker (`show route [for PREFIX]`).
+    Routes {
+        /// An address or prefix: the most specific route covering it.
+        prefix: Option<String>,
+    },
+    /// One peer in detail (`show protocols all NAME`), e.g. Mesh_10_0_0_2.
+    Peer {
+        /// The peer's name.
+        name: String,
+    },
+    /// Re-read the configuration file and apply the difference.
+    Reload,
 }
 
 fn main() -> ExitCode {
@@ -46,6 +68,10 @@ fn main() -> ExitCode {
         Command::Decode(args) => decode::run(&args),
         Command::Mrt { file } => mrt::run(&file).map(|()| ExitCode::SUCCESS),
         Command::Selector(args) => selector::run(&args),
+        Command::Status => status::status(&cli.socket).map_err(Into::into),
+        Command::Routes { prefix } => status::routes(&cli.socket, prefix.as_deref()).map_err(Into::into),
+        Command::Peer { name } => status::peer(&cli.socket, &name).map_err(Into::into),
+        Command::Reload => status::reload(&cli.socket).map_err(Into::into),
     };
     match result {
         Ok(code) => code,
