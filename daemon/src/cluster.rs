@@ -58,6 +58,8 @@ pub struct Node {
     pub config: PathBuf,
     pub socket: PathBuf,
     pub log: PathBuf,
+    /// The command line (tern-speaker or BIRD).
+    argv: Vec<std::ffi::OsString>,
     child: Option<Child>,
 }
 
@@ -189,6 +191,58 @@ impl ClusterSpec {
     }
 }
 
+impl ClusterSpec {
+    /// A BIRD 1.6 configuration for node `i` in the shape of Calico's confd
+    /// templates (`bird.cfg.template`, `bird_aggr.cfg.template`,
+    /// `bird_ipam.cfg.template`): the block as a static blackhole, the
+    /// aggregation and export filters, the kernel protocol with `learn`
+    /// and `scan time 2`, and one `Mesh_` protocol per other node, passive
+    /// towards greater addresses. Debian's BIRD lacks Calico's `krt_tunnel`
+    /// patch, so its kernel routes go over eth0 rather than tunl0.
+    pub fn bird_config(&self, i: usize) -> String {
+        let me = &self.nodes[i];
+        let ip = me.address.addr();
+        let mut s = String::new();
+        let _ = writeln!(s, "router id {ip};\n");
+        let _ = writeln!(s, "protocol static {{\n  route {} blackhole;\n}}\n", me.block);
+        let _ = writeln!(
+            s,
+            "function calico_aggr ()\n{{\n  if ( net = {b} ) then {{ accept; }}\n  if ( net ~ {b} ) then {{ reject; }}\n}}\n",
+            b = me.block
+        );
+        let _ = writeln!(
+            s,
+            "filter calico_export_to_bgp_peers {{\n  calico_aggr();\n  if ( net ~ {p} ) then {{ accept; }}\n  reject;\n}}\n",
+            p = self.pool
+        );
+        let _ = writeln!(s, "filter calico_kernel_programming {{\n  accept;\n}}\n");
+        s.push_str(
+            "protocol kernel {\n  learn; persist; scan time 2; import all; export filter calico_kernel_programming;\n  graceful restart; merge paths on;\n}\n",
+        );
+        s.push_str("protocol device { debug { states }; scan time 2; }\n");
+        s.push_str("protocol direct { debug { states }; interface -\"cali*\", -\"kube-ipvs*\", \"*\"; }\n\n");
+        let _ = writeln!(
+            s,
+            "template bgp bgp_template {{\n  debug {{ states }};\n  description \"Connection to BGP peer\";\n  local as {};\n  multihop;\n  gateway recursive;\n  import all;\n  export filter calico_export_to_bgp_peers;\n  add paths on;\n  graceful restart;\n  connect delay time 2;\n  connect retry time 5;\n  error wait time 5,30;\n}}\n",
+            self.asn
+        );
+        for (j, n) in self.nodes.iter().enumerate() {
+            if j == i || n.rr_cluster_id.is_some() {
+                continue;
+            }
+            let peer = self.reach(j);
+            let passive = if peer.to_string() > ip.to_string() { " passive on;" } else { "" };
+            let _ = writeln!(
+                s,
+                "protocol bgp Mesh_{} from bgp_template {{ neighbor {peer} as {}; source address {ip};{passive} }}",
+                peer.to_string().replace('.', "_"),
+                self.asn
+            );
+        }
+        s
+    }
+}
+
 impl Cluster {
     /// Builds the network and starts every node.
     pub fn start(spec: ClusterSpec) -> std::io::Result<Cluster> {
@@ -227,13 +281,35 @@ impl Cluster {
         } else {
             None
         };
-        let config = self.dir.join(format!("{}.toml", spec.name));
-        let text = self.spec.tern_config(i, &self.dir);
-        std::fs::write(&config, text)?;
         let socket = self.dir.join(format!("{}.ctl", spec.name));
         let log = self.dir.join(format!("{}.log", spec.name));
-        let mut node = Node { spec, ns, config, socket, log, child: None };
-        node.start(&self.spec.speaker)?;
+        let (config, argv) = match &spec.bird {
+            Some(bird) => {
+                let config = self.dir.join(format!("{}.bird.cfg", spec.name));
+                std::fs::write(&config, self.spec.bird_config(i))?;
+                let argv = vec![
+                    bird.clone().into_os_string(),
+                    "-f".into(),
+                    "-c".into(),
+                    config.clone().into_os_string(),
+                    "-s".into(),
+                    socket.clone().into_os_string(),
+                ];
+                (config, argv)
+            }
+            None => {
+                let config = self.dir.join(format!("{}.toml", spec.name));
+                std::fs::write(&config, self.spec.tern_config(i, &self.dir))?;
+                let argv = vec![
+                    self.spec.speaker.clone().into_os_string(),
+                    "--config".into(),
+                    config.clone().into_os_string(),
+                ];
+                (config, argv)
+            }
+        };
+        let mut node = Node { spec, ns, config, socket, log, argv, child: None };
+        node.start()?;
         Ok(node)
     }
 
@@ -259,17 +335,18 @@ impl Cluster {
 
 impl Node {
     /// Starts (or restarts) the node's process.
-    pub fn start(&mut self, speaker: &Path) -> std::io::Result<()> {
+    pub fn start(&mut self) -> std::io::Result<()> {
         let log = std::fs::File::create(&self.log)?;
+        let (program, args) = self.argv.split_first().ok_or_else(|| io_err("empty command line"))?;
         let mut cmd = match &self.ns {
             Some(ns) => {
                 let mut c = Command::new("ip");
-                c.args(["netns", "exec", ns.name()]).arg(speaker);
+                c.args(["netns", "exec", ns.name()]).arg(program);
                 c
             }
-            None => Command::new(speaker),
+            None => Command::new(program),
         };
-        cmd.arg("--config").arg(&self.config).stdin(Stdio::null()).stdout(log.try_clone()?).stderr(log);
+        cmd.args(args).stdin(Stdio::null()).stdout(log.try_clone()?).stderr(log);
         self.child = Some(cmd.spawn()?);
         Ok(())
     }

@@ -117,3 +117,50 @@ fn cluster_mesh_cross_subnet_picks_tunnel_per_subnet() {
     });
     assert!(ok, "CrossSubnet routes wrong:\n{}", dump(&cluster));
 }
+
+/// BIRD 1.6 (Calico's BIRD), unpacked by `scripts/install-test-deps.sh`.
+fn bird1() -> PathBuf {
+    let dir = std::env::var_os("TERN_BIRD1_DIR").map(PathBuf::from).unwrap_or_else(|| "/opt/tern-test/bird1".into());
+    let bird = dir.join("usr/sbin/bird");
+    assert!(bird.exists(), "{} missing: run scripts/install-test-deps.sh (scripts/test.sh does)", bird.display());
+    bird
+}
+
+/// Migration: one node of the mesh still runs BIRD 1.6 configured as
+/// Calico's templates configure it. Every kernel converges both ways: the
+/// tern nodes program BIRD's block through tunl0, BIRD programs the tern
+/// nodes' blocks (Debian's BIRD has no `krt_tunnel`, so over eth0) and the
+/// elevated workload /32 a tern node exports.
+#[test]
+fn cluster_mixed_with_bird16_converges_both_ways() {
+    if skip_unless_root("cluster_mixed_with_bird16_converges_both_ways") {
+        return;
+    }
+    let mut spec = ClusterSpec::mesh("mx", 4, 4, speaker_bin(), true);
+    spec.nodes[3].bird = Some(bird1());
+    let cluster = Cluster::start(spec).expect("start cluster");
+    let n1 = cluster.nodes[0].ns.as_ref().expect("namespace");
+    n1.veth("cali9", "cali9-peer", None).expect("veth");
+    n1.ip(&["route", "add", "10.68.9.9/32", "dev", "cali9", "proto", "80", "metric", "100"]).expect("route");
+
+    let ok = Cluster::wait_for(CONVERGE, || {
+        let tern_ok = (0..3).all(|i| {
+            let routes = cluster.nodes[i].routes(&["proto", "bird"]);
+            route_for(&routes, "10.68.4.0/26").is_some_and(|l| l.contains("via 10.99.4.4 dev tunl0"))
+        });
+        let bird_routes = cluster.nodes[3].routes(&["proto", "bird"]);
+        let bird_ok = (0..3).all(|j| {
+            let block = cluster.nodes[j].spec.block.to_string();
+            let via = format!("via {} dev eth0", cluster.nodes[j].spec.address.addr());
+            route_for(&bird_routes, &block).is_some_and(|l| l.contains(&via))
+        }) && route_for(&bird_routes, "10.68.9.9").is_some_and(|l| l.contains("via 10.99.4.1"));
+        tern_ok && bird_ok
+    });
+    assert!(ok, "mixed cluster did not converge:\n{}", dump(&cluster));
+
+    // Withdrawal from the tern side reaches BIRD's kernel.
+    n1.ip(&["route", "del", "10.68.9.9/32", "dev", "cali9", "proto", "80", "metric", "100"]).expect("del");
+    let ok =
+        Cluster::wait_for(CONVERGE, || route_for(&cluster.nodes[3].routes(&["proto", "bird"]), "10.68.9.9").is_none());
+    assert!(ok, "withdrawal did not reach BIRD:\n{}", dump(&cluster));
+}
