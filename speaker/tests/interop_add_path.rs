@@ -4,6 +4,7 @@
 mod interop;
 
 use std::collections::BTreeSet;
+use std::net::Ipv4Addr;
 
 use bgp_proto::capability::AddPathMode;
 use interop::peers::{BirdPeer, Daemon, Opts};
@@ -29,7 +30,7 @@ fn upstreams(tern: &Tern) -> Vec<BirdPeer> {
                 asn,
                 ipv4: true,
                 v4_prefixes: vec![prefix(net)],
-                bird_channel: format!("next hop address 192.0.2.{k};"),
+                v4_next_hop: Some(Ipv4Addr::new(192, 0, 2, k)),
                 ..Opts::default()
             };
             let bird = BirdPeer::bird2(net, k, &opts);

@@ -47,12 +47,17 @@ pub struct Opts {
     pub bird_channel: String,
     pub bird_export: Option<String>,
     pub bird_extra: String,
+    /// BIRD: announce IPv4 routes with this next hop rather than itself
+    /// (GoBGP drops routes with a loopback next hop).
+    pub v4_next_hop: Option<Ipv4Addr>,
 }
 
 pub trait Daemon {
     fn label(&self) -> String;
     /// The session of this family towards tern is Established (waits).
     fn wait_established(&self, v6: bool);
+    /// The session of this family is Established now.
+    fn session_up(&self, v6: bool) -> bool;
     /// Routes of the family in the daemon's table that came from tern.
     fn learned(&self, v6: bool) -> Vec<Seen>;
     /// Announce one of its own prefixes (one given in [`Opts`], or a new one for GoBGP/FRR).
@@ -125,7 +130,10 @@ impl BirdPeer {
         let mut body = bird_statics(Version::V2, &opts.v4_prefixes) + &bird_statics(Version::V2, &opts.v6_prefixes);
         body += &opts.bird_extra;
         let export = opts.bird_export.clone().unwrap_or_else(|| "export where source = RTS_STATIC;".to_string());
-        let add_path = format!("{add_path} {}", opts.bird_channel);
+        let mut add_path = format!("{add_path} {}", opts.bird_channel);
+        if let Some(nh) = opts.v4_next_hop {
+            add_path += &format!(" next hop address {nh};");
+        }
         if opts.ipv4 {
             body += &format!(
                 "protocol bgp tern4 {{\n  local {a} port {p} as {asn};\n  neighbor {t} port {tp} as {TERN_AS};\n  \
@@ -161,8 +169,14 @@ impl BirdPeer {
         let v4 = format!(
             "listen bgp address {a} port {p};\n{}\
              protocol bgp tern4 {{\n  local {a} as {asn};\n  neighbor {t} port {tp} as {TERN_AS};\n  {session}\n  \
-             import all; export where source = RTS_STATIC;{add_path}\n}}\n",
+             import all; {export}{add_path}\n}}\n",
             bird_statics(Version::V1, &opts.v4_prefixes),
+            export = match opts.v4_next_hop {
+                Some(nh) => format!(
+                    "export filter {{ if source = RTS_STATIC then {{ bgp_next_hop = {nh}; accept; }} reject; }};"
+                ),
+                None => "export where source = RTS_STATIC;".to_string(),
+            },
             a = net.v4(k),
             p = net.port(k),
             asn = opts.asn,
@@ -237,6 +251,10 @@ impl Daemon for BirdPeer {
 
     fn wait_established(&self, v6: bool) {
         self.for_family(v6).wait_established(Self::proto(v6));
+    }
+
+    fn session_up(&self, v6: bool) -> bool {
+        self.for_family(v6).bgp_state(Self::proto(v6)) == "Established"
     }
 
     fn learned(&self, v6: bool) -> Vec<Seen> {
@@ -378,6 +396,10 @@ impl Daemon for GobgpPeer {
         self.gobgp.wait_established(self.neighbor(v6));
     }
 
+    fn session_up(&self, v6: bool) -> bool {
+        self.gobgp.session_state(self.neighbor(v6)) == Some(6)
+    }
+
     fn learned(&self, v6: bool) -> Vec<Seen> {
         self.gobgp
             .rib(Self::family(v6))
@@ -509,6 +531,10 @@ impl Daemon for FrrPeer {
 
     fn wait_established(&self, v6: bool) {
         self.frr.wait_established(self.neighbor(v6));
+    }
+
+    fn session_up(&self, v6: bool) -> bool {
+        self.frr.neighbor_state(self.neighbor(v6)) == "Established"
     }
 
     fn learned(&self, v6: bool) -> Vec<Seen> {

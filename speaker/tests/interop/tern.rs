@@ -92,6 +92,12 @@ impl Tern {
         self.rt.block_on(self.engine.add_peer(spec)).unwrap_or_else(|e| panic!("add_peer {name}: {e}"));
     }
 
+    /// Applies a changed spec (Cease/Other Configuration Change, restart).
+    pub fn reset_peer(&self, spec: PeerSpec) {
+        let name = spec.name.clone();
+        self.rt.block_on(self.engine.reset_peer(spec)).unwrap_or_else(|e| panic!("reset_peer {name}: {e}"));
+    }
+
     pub fn state(&self, name: &str) -> Option<State> {
         self.rt.block_on(self.engine.peer(name)).map(|p| p.state)
     }
