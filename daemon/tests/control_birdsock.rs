@@ -323,3 +323,20 @@ fn stale_socket_is_replaced_and_removed_on_shutdown() {
     assert_eq!(second.unwrap_err().kind(), std::io::ErrorKind::AddrInUse);
     assert!(!path.exists(), "socket file left behind");
 }
+
+#[test]
+fn show_protocols_all_lists_every_peer_in_one_reply() {
+    let served = serve("all", Arc::new(node1()), Some(Afi::IPV4));
+    let mut r = BufReader::new(connect(&served.path));
+    read_reply(&mut r);
+    r.get_mut().write_all(b"show protocols all\n").unwrap();
+    let reply = read_reply(&mut r);
+    assert_eq!(reply[0], "2002-name     proto    table    state  since       info");
+    // Each protocol row opens a new 1002 block after the previous 1006 block.
+    let rows: Vec<&String> = reply.iter().filter(|l| l.starts_with("1002-")).collect();
+    assert_eq!(rows.len(), 3, "{reply:#?}");
+    assert!(rows[2].starts_with("1002-Mesh_10_99_0_4 BGP      master   start"));
+    assert_eq!(reply.iter().filter(|l| l.starts_with("1006-")).count(), 3);
+    assert_eq!(reply.iter().filter(|l| *l == " ").count(), 3);
+    assert_eq!(reply.last().unwrap(), "0000 ");
+}

@@ -172,6 +172,30 @@ mod tests {
     }
 
     #[test]
+    fn wrapped_info_as_calicoctl_prints_it() {
+        // A `calicoctl node status` printed in a public troubleshooting
+        // guide: two info cells wider than 30 columns.
+        let row = |a: &str, info: &str| {
+            vec![a.to_string(), "node-to-node mesh".to_string(), "start".into(), "2018-10-19".into(), info.into()]
+        };
+        let rows = vec![
+            row("192.168.1.172", "Connect Socket: Connection closed"),
+            row("192.168.1.196", "Active Socket: Connection reset by peer"),
+        ];
+        let expected = "\
++---------------+-------------------+-------+------------+--------------------------------+
+| PEER ADDRESS  |     PEER TYPE     | STATE |   SINCE    |              INFO              |
++---------------+-------------------+-------+------------+--------------------------------+
+| 192.168.1.172 | node-to-node mesh | start | 2018-10-19 | Connect Socket: Connection     |
+|               |                   |       |            | closed                         |
+| 192.168.1.196 | node-to-node mesh | start | 2018-10-19 | Active Socket: Connection      |
+|               |                   |       |            | reset by peer                  |
++---------------+-------------------+-------+------------+--------------------------------+
+";
+        assert_eq!(render(&["Peer address", "Peer type", "State", "Since", "Info"], &rows), expected);
+    }
+
+    #[test]
     fn long_cells_wrap_with_least_raggedness() {
         assert_eq!(
             cell_lines("Connect Socket: No route to host"),

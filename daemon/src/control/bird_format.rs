@@ -155,13 +155,21 @@ pub fn show_protocols(peers: &[PeerStatus], now: SystemTime) -> String {
 /// `show protocols all NAME`: the row and BIRD's 1006 details block;
 /// `preferred` is how many of the peer's routes are best in the Loc-RIB.
 pub fn show_protocol_all(p: &PeerStatus, preferred: usize, now: SystemTime) -> String {
+    show_protocols_all(&[(p, preferred)], now)
+}
+
+/// `show protocols all`: for each peer its row and details block, in one
+/// reply under one header.
+pub fn show_protocols_all(peers: &[(&PeerStatus, usize)], now: SystemTime) -> String {
     let mut r = Reply::new();
     r.more(code::PROTOCOL_HEADER, PROTOCOLS_HEADER);
-    r.more(code::PROTOCOL_LIST, &protocol_row(p, now));
-    for line in protocol_details(p, preferred) {
-        r.more(code::PROTOCOL_DETAILS, &line);
+    for (p, preferred) in peers {
+        r.more(code::PROTOCOL_LIST, &protocol_row(p, now));
+        for line in protocol_details(p, *preferred) {
+            r.more(code::PROTOCOL_DETAILS, &line);
+        }
+        r.more(code::PROTOCOL_DETAILS, "");
     }
-    r.more(code::PROTOCOL_DETAILS, "");
     r.done()
 }
 

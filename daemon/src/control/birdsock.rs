@@ -354,21 +354,13 @@ pub async fn answer(source: &dyn StatusSource, family: Option<Afi>, cmd: Command
                 }
             }
             if all {
-                let mut out = String::new();
-                for (i, p) in peers.iter().enumerate() {
+                let mut preferred = Vec::with_capacity(peers.len());
+                for p in &peers {
                     let filter = RouteFilter { peer: Some(p.name.clone()), ..RouteFilter::default() };
-                    let preferred = source.routes(filter).await.iter().filter(|r| r.best).count();
-                    let block = fmt::show_protocol_all(p, preferred, now);
-                    // One reply: the header once, `0000` once.
-                    let block = if i == 0 { block } else { strip_header(&block) };
-                    out.push_str(block.strip_suffix("0000 \n").unwrap_or(&block));
+                    preferred.push(source.routes(filter).await.iter().filter(|r| r.best).count());
                 }
-                if out.is_empty() {
-                    out = fmt::show_protocols(&[], now);
-                } else {
-                    out.push_str("0000 \n");
-                }
-                out
+                let blocks: Vec<(&PeerStatus, usize)> = peers.iter().zip(preferred).collect();
+                fmt::show_protocols_all(&blocks, now)
             } else {
                 fmt::show_protocols(&peers, now)
             }
@@ -382,25 +374,6 @@ pub async fn answer(source: &dyn StatusSource, family: Option<Afi>, cmd: Command
         }
         Command::Reload => fmt::reload_reply(&source.reload().await),
     }
-}
-
-/// A second protocol's block within one reply continues the 1002 code.
-fn strip_header(block: &str) -> String {
-    let mut out = String::new();
-    for (i, line) in block.lines().enumerate() {
-        match i {
-            0 => {}
-            1 => {
-                out.push(' ');
-                out.push_str(line.strip_prefix("1002-").unwrap_or(line));
-            }
-            _ => out.push_str(line),
-        }
-        if i > 0 {
-            out.push('\n');
-        }
-    }
-    out
 }
 
 async fn show_route(source: &dyn StatusSource, family: Option<Afi>, q: RouteQuery, now: SystemTime) -> String {
