@@ -12,7 +12,7 @@
 //!
 //! - [`CalicoExport`] — `calico_export_to_bgp_peers(internal_peer)` + `calico_aggr`, with the
 //!   mesh filter's priority (`bgp_local_pref = 2147483647 − krt_metric`) on iBGP peers; a
-//!   [`speaker::rib::Policy`].
+//!   [`speaker::rib::Policy`]. The pure decision is [`CalicoRules::export`].
 //! - [`CalicoImport`] — the import side (`import all` / `accept;`); the priority's inverse
 //!   (`krt_metric = 2147483647 − bgp_local_pref`) is applied where BIRD uses it, when the route
 //!   is written to the kernel: [`CalicoRules::kernel_route`].
@@ -24,6 +24,11 @@
 //! - [`CalicoRules::kernel_origination`] — whether (and with what attributes) a route learned
 //!   from the kernel enters the RIB.
 //!
+//! The daemon holds a [`CalicoHandle`]: the rules (swapped on reload) and the kernel route
+//! facts, shared with the policies it hands out, with adapters to `fib`'s types
+//! ([`CalicoHandle::learn`] for a `fib::LocalRoute`, [`CalicoHandle::fib_route`] for a route the
+//! RIB selected, [`CalicoHandle::blackholes`]).
+//!
 //! # Kernel route facts at export time
 //!
 //! Some export rules look at what the kernel said about a route, not at BGP attributes: the
@@ -32,16 +37,18 @@
 //! BIRD keeps those on the route; a BGP attribute set has no room for them, and a private
 //! attribute would risk reaching the wire. So the daemon's kernel learner records them in a
 //! [`KernelRoutes`] table (prefix → [`KernelRouteInfo`], shared `Arc<RwLock<…>>`) and the export
-//! policy reads it. The contract:
+//! policy reads it. [`CalicoHandle::learn`] does the bookkeeping and answers with a [`Learned`]:
 //!
-//! 1. The learner calls [`CalicoRules::kernel_origination`]; `None` means no Calico filter would
-//!    export the route to any peer (or a static route of ours covers the prefix): do not
-//!    originate it.
-//! 2. Otherwise it [`KernelRoutes::insert`]s the facts **before** sending
-//!    `rib::Input::Originate` with the returned attributes (LOCAL_PREF already carries the
-//!    metric as `2147483647 − metric`), and removes them **after** `WithdrawLocal`.
-//! 3. When `insert` reports that export-relevant facts changed ([`KernelRouteInfo::export_key`])
-//!    while the attributes did not, the RIB would not notice: withdraw and originate again.
+//! 1. `Withdraw`: no Calico filter would export the route to any peer (or a static route of ours
+//!    covers the prefix): it stays out of the RIB (`WithdrawLocal` if it was in). Its facts are
+//!    dropped.
+//! 2. `Originate(attrs)`: the facts are recorded **before** the daemon sends
+//!    `rib::Input::Originate` with `attrs` (LOCAL_PREF already carries the metric as
+//!    `2147483647 − metric`, which is all iBGP peers see of it).
+//! 3. `Reoriginate(attrs)`: export-relevant facts changed ([`KernelRouteInfo::export_key`]) while
+//!    the attributes did not, which the RIB would not notice: withdraw, then originate.
+//!
+//! A removed kernel route: `WithdrawLocal`, then [`CalicoHandle::forget`].
 //!
 //! The facts describe the kernel's route for the prefix; the policy applies them to whatever
 //! path of that prefix it is asked about. On a Calico node a prefix learned both from the kernel
@@ -58,6 +65,7 @@
 //! - BIRD prefers a BGP route (preference 100) to a kernel one (10); tern's RIB prefers the
 //!   local route on equal LOCAL_PREF. Both end the same for export (see above).
 
+mod handle;
 mod kernel;
 mod policies;
 
@@ -69,6 +77,7 @@ use config::schema::EncapMode;
 use config::{Community, DesiredState, PoolState};
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 
+pub use handle::{CalicoHandle, Learned};
 pub use kernel::KernelDecision;
 pub use policies::{CalicoExport, CalicoImport, KernelRouteInfo, KernelRoutes};
 

@@ -205,10 +205,11 @@ impl CalicoRules {
 }
 
 /// `export filter { calico_export_to_bgp_peers(internal_peer); reject; }`, with the mesh
-/// priority rule in front for internal peers. Reads kernel route facts from a [`KernelRoutes`].
+/// priority rule in front for internal peers. Reads kernel route facts from a [`KernelRoutes`],
+/// and the rules from a slot a reload can swap ([`super::CalicoHandle::set_rules`]).
 #[derive(Clone, Debug)]
 pub struct CalicoExport {
-    rules: Arc<CalicoRules>,
+    rules: Arc<RwLock<Arc<CalicoRules>>>,
     kernel: KernelRoutes,
     internal_peer: bool,
     priority: bool,
@@ -218,6 +219,10 @@ impl CalicoExport {
     /// `internal_peer`: the peer is in our AS. The priority rule (`bgp_local_pref = 2147483647 −
     /// krt_metric`) is on for internal peers, as in Calico's iBGP mesh export filter.
     pub fn new(rules: Arc<CalicoRules>, kernel: KernelRoutes, internal_peer: bool) -> Self {
+        Self::shared(Arc::new(RwLock::new(rules)), kernel, internal_peer)
+    }
+
+    pub(crate) fn shared(rules: Arc<RwLock<Arc<CalicoRules>>>, kernel: KernelRoutes, internal_peer: bool) -> Self {
         CalicoExport { rules, kernel, internal_peer, priority: internal_peer }
     }
 
@@ -235,7 +240,8 @@ impl CalicoExport {
 impl Policy for CalicoExport {
     fn apply(&self, _family: Family, nlri: &Nlri, attrs: &mut PathAttributes) -> bool {
         let kernel = self.kernel.get(&nlri.prefix);
-        self.rules.export(nlri.prefix, kernel.as_ref(), self.internal_peer, self.priority, attrs)
+        let rules = self.rules.read().unwrap_or_else(PoisonError::into_inner).clone();
+        rules.export(nlri.prefix, kernel.as_ref(), self.internal_peer, self.priority, attrs)
     }
 }
 
