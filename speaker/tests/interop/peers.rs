@@ -320,6 +320,8 @@ impl Daemon for BirdPeer {
 pub struct GobgpPeer {
     pub gobgp: Gobgp,
     pub v4_neighbor: String,
+    /// Announced again after a restart (GoBGP's routes live only in its memory).
+    prefixes: Vec<String>,
 }
 
 impl GobgpPeer {
@@ -363,11 +365,16 @@ impl GobgpPeer {
             a = net.v4(k),
         );
         let gobgp = Gobgp::start(&format!("gobgp-{}-{k}", net.n), net.v4(k), &toml);
-        let peer = GobgpPeer { gobgp, v4_neighbor: net.v4(1).to_string() };
-        for p in opts.v4_prefixes.iter().chain(&opts.v6_prefixes) {
-            peer.announce(p);
-        }
+        let prefixes: Vec<String> = opts.v4_prefixes.iter().chain(&opts.v6_prefixes).cloned().collect();
+        let peer = GobgpPeer { gobgp, v4_neighbor: net.v4(1).to_string(), prefixes };
+        peer.announce_all();
         peer
+    }
+
+    fn announce_all(&self) {
+        for p in &self.prefixes {
+            self.announce(p);
+        }
     }
 
     fn neighbor(&self, v6: bool) -> &str {
@@ -442,6 +449,7 @@ impl Daemon for GobgpPeer {
 
     fn restart(&mut self) {
         self.gobgp.restart();
+        self.announce_all();
     }
 }
 

@@ -157,7 +157,7 @@ impl Tern {
 
 impl Drop for Tern {
     fn drop(&mut self) {
-        let _ = self.rt.block_on(self.engine.shutdown(None));
+        self.rt.block_on(self.engine.shutdown(None));
     }
 }
 

@@ -1,0 +1,131 @@
+//! Graceful restart (RFC 4724), tern as receiving speaker: a GR-capable
+//! daemon is killed with SIGKILL (no NOTIFICATION, the kernel just closes
+//! its sockets); tern keeps its routes, marked stale, until the daemon
+//! comes back (then they are fresh again) or its restart time passes
+//! (then they are gone).
+
+mod interop;
+
+use std::time::Duration;
+
+use interop::scenario::{pair, prefixes, spec_for, tern_set, wait_tern_has, Kind, DAEMON_AS};
+use interop::{holds_for, scenario, wait_for, wait_for_in};
+use speaker::engine::RouteInfo;
+use speaker::GracefulRestartConfig;
+
+/// The daemon's restart time when it comes back (long enough never to
+/// expire during the test).
+const RESTART_TIME: u16 = 60;
+/// The daemon's restart time when it stays away.
+const SHORT_RESTART_TIME: u16 = 6;
+
+fn all_stale(routes: &[RouteInfo]) -> bool {
+    routes.iter().all(|r| r.stale)
+}
+
+fn none_stale(routes: &[RouteInfo]) -> bool {
+    routes.iter().all(|r| !r.stale)
+}
+
+/// Kill the daemon; tern keeps its routes as stale; when `comes_back`,
+/// restart it and see them fresh again, else see them go after the
+/// restart time.
+fn killed_peer(kind: Kind, n: u8, comes_back: bool) {
+    let restart_time = if comes_back { RESTART_TIME } else { SHORT_RESTART_TIME };
+    let (tern, mut d, name) = pair(kind, n, false, |o| o.graceful_restart = Some(restart_time));
+    // pair() added the peer without GR: re-add it with the capability.
+    let mut spec = spec_for(&tern, kind, 2, DAEMON_AS, false);
+    spec.fsm.graceful_restart = Some(GracefulRestartConfig { restart_time: 120, ..GracefulRestartConfig::default() });
+    tern.reset_peer(spec);
+    d.wait_established(false);
+    tern.wait_established(&name);
+    let theirs = prefixes(tern.net, 2, false);
+    let fresh = wait_tern_has(&tern, &name, &theirs);
+    assert!(none_stale(&fresh), "{fresh:#?}");
+    let caps = tern.peer(&name).peer_capabilities;
+    assert!(caps.iter().any(|c| c.contains("restart")), "{} announced graceful restart: {caps:?}", d.label());
+
+    d.kill();
+    let stale = wait_for("tern to mark the killed peer's routes stale", || {
+        let routes = tern.routes_from(&name);
+        if tern_set(&routes) == scenario::set(&theirs) && all_stale(&routes) {
+            Ok(routes)
+        } else {
+            Err(format!("{routes:#?}"))
+        }
+    });
+    assert!(stale.iter().all(|r| r.best), "stale routes stay in use: {stale:#?}");
+    assert_eq!(tern.peer(&name).stale_routes, theirs.len() as u64);
+
+    // Still there while the daemon is away (inside its restart time).
+    holds_for("the stale routes to stay", Duration::from_secs(2), || {
+        let routes = tern.routes_from(&name);
+        if tern_set(&routes) == scenario::set(&theirs) && all_stale(&routes) {
+            Ok(())
+        } else {
+            Err(routes)
+        }
+    });
+    if comes_back {
+        d.restart();
+        d.wait_established(false);
+        tern.wait_established(&name);
+        wait_for("tern to hold the returned peer's routes, fresh", || {
+            let routes = tern.routes_from(&name);
+            if tern_set(&routes) == scenario::set(&theirs) && none_stale(&routes) {
+                Ok(())
+            } else {
+                Err(format!("{routes:#?}"))
+            }
+        });
+        assert_eq!(tern.peer(&name).stale_routes, 0);
+    } else {
+        wait_for_in(
+            "tern to drop the stale routes after the restart time",
+            Duration::from_secs(u64::from(SHORT_RESTART_TIME) + 30),
+            || {
+                let routes = tern.routes_from(&name);
+                if routes.is_empty() {
+                    Ok(())
+                } else {
+                    Err(format!("{routes:#?}"))
+                }
+            },
+        );
+    }
+}
+
+#[test]
+fn interop_bird2_gr_killed_peer_routes_stale_until_it_returns() {
+    killed_peer(Kind::Bird2, 80, true);
+}
+
+#[test]
+fn interop_bird2_gr_killed_peer_routes_removed_after_restart_time() {
+    killed_peer(Kind::Bird2, 81, false);
+}
+
+#[test]
+fn interop_bird1_gr_killed_peer_routes_stale_until_it_returns() {
+    killed_peer(Kind::Bird1, 82, true);
+}
+
+#[test]
+fn interop_gobgp_gr_killed_peer_routes_stale_until_it_returns() {
+    killed_peer(Kind::Gobgp, 83, true);
+}
+
+#[test]
+fn interop_gobgp_gr_killed_peer_routes_removed_after_restart_time() {
+    killed_peer(Kind::Gobgp, 84, false);
+}
+
+#[test]
+fn interop_frr_gr_killed_peer_routes_stale_until_it_returns() {
+    killed_peer(Kind::Frr, 85, true);
+}
+
+#[test]
+fn interop_frr_gr_killed_peer_routes_removed_after_restart_time() {
+    killed_peer(Kind::Frr, 86, false);
+}
