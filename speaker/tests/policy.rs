@@ -73,7 +73,7 @@ fn prefix_range_host_bits_are_ignored_and_bad_ranges_refused() {
     assert!(PrefixRange::new(p("10.0.0.0/16"), 24, 20).is_err(), "ge > le");
     assert!(PrefixRange::new(p("10.0.0.0/16"), 16, 33).is_err(), "le beyond /32");
     assert!(PrefixRange::new(p("fd00::/16"), 16, 128).is_ok());
-    let e = PrefixRange::new(p("10.0.0.0/16"), 8, 24).unwrap_err();
+    let e = PrefixRange::new(p("10.0.0.0/16"), 8, 24).expect_err("ge below the prefix length");
     assert_eq!(e.to_string(), "bad prefix length range 10.0.0.0/16{8,24}: need 16 <= ge <= le <= 32");
 }
 
