@@ -340,3 +340,36 @@ fn show_protocols_all_lists_every_peer_in_one_reply() {
     assert_eq!(reply.iter().filter(|l| *l == " ").count(), 3);
     assert_eq!(reply.last().unwrap(), "0000 ");
 }
+
+#[test]
+fn shutdown_closes_the_server_and_every_client_when_slots_are_full() {
+    let dir = TempDir::new("busy");
+    let path = dir.path("bird.ctl");
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    rt.block_on(async {
+        let (stop, stop_rx) = watch::channel(false);
+        let socket = BirdSocket::bind(&path).await.unwrap();
+        let task = tokio::spawn(socket.serve(Arc::new(node1()), None, stop_rx));
+        // More idle clients than the server serves at once.
+        let mut clients = Vec::new();
+        for _ in 0..80 {
+            clients.push(tokio::net::UnixStream::connect(&path).await.unwrap());
+        }
+        let mut greeting = [0u8; 23];
+        tokio::io::AsyncReadExt::read_exact(&mut clients[0], &mut greeting).await.unwrap();
+        assert_eq!(&greeting, b"0001 BIRD 1.6.8 ready.\n");
+        stop.send(true).unwrap();
+        tokio::time::timeout(Duration::from_secs(5), task).await.expect("server stops").unwrap();
+        // Served clients are closed too.
+        let mut rest = Vec::new();
+        let n = tokio::time::timeout(
+            Duration::from_secs(5),
+            tokio::io::AsyncReadExt::read_to_end(&mut clients[0], &mut rest),
+        )
+        .await
+        .expect("client closed")
+        .unwrap();
+        assert_eq!(n, 0);
+    });
+    assert!(!path.exists());
+}

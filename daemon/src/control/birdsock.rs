@@ -252,7 +252,12 @@ impl BirdSocket {
             tokio::select! {
                 r = self.listener.accept() => match r {
                     Ok((stream, _)) => {
-                        let Ok(slot) = slots.clone().acquire_owned().await else { break };
+                        // Wait for a free slot, but not past shutdown.
+                        let slot = tokio::select! {
+                            s = slots.clone().acquire_owned() => s,
+                            _ = shutdown.changed() => break,
+                        };
+                        let Ok(slot) = slot else { break };
                         let source = source.clone();
                         let stop = shutdown.clone();
                         tokio::spawn(async move {
