@@ -192,9 +192,15 @@ fn bird_ready(path: &Path) -> Result<(), String> {
         return Err(format!("BGP not established with {}", down.join(",")));
     }
     r.get_mut().write_all(b"show status\n").unwrap();
-    let status = read_reply(&mut r);
-    if status.iter().any(|l| l.starts_with("0024")) {
-        return Err("graceful restart in progress".into());
+    // calico-node's `GRInProgress` scan: any other line is an error.
+    for line in read_reply(&mut r) {
+        match line.get(..4) {
+            Some("0013") => break,
+            Some("0024") => return Err("graceful restart in progress".into()),
+            Some("0001") | Some("1000") | Some("1011") => {}
+            _ if line.starts_with(' ') => {}
+            _ => return Err(format!("unexpected output line from BIRD: '{line}'")),
+        }
     }
     Ok(())
 }

@@ -59,8 +59,6 @@ impl Reply {
 pub struct Client {
     path: PathBuf,
     reader: BufReader<UnixStream>,
-    /// The greeting's text, e.g. `BIRD 1.6.8 ready.`
-    pub greeting: String,
 }
 
 impl Client {
@@ -78,9 +76,13 @@ impl Client {
         let io_err = |e| ClientError::Io { path: path.to_path_buf(), source: e };
         stream.set_read_timeout(Some(TIMEOUT)).map_err(io_err)?;
         stream.set_write_timeout(Some(TIMEOUT)).map_err(io_err)?;
-        let mut c = Client { path: path.to_path_buf(), reader: BufReader::new(stream), greeting: String::new() };
+        let mut c = Client { path: path.to_path_buf(), reader: BufReader::new(stream) };
+        // `0001 BIRD 1.6.8 ready.`
         let greeting = c.read_reply()?;
-        c.greeting = greeting.lines.first().map(|l| l.text.clone()).unwrap_or_default();
+        if greeting.code != 1 {
+            let line = greeting.lines.first().map(|l| l.text.clone()).unwrap_or_default();
+            return Err(ClientError::Protocol { path: path.to_path_buf(), line });
+        }
         Ok(c)
     }
 

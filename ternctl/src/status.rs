@@ -89,7 +89,7 @@ fn peers_table(rows: &[PeerRow]) -> String {
 pub fn status(args: &SocketArgs) -> Result<ExitCode, ClientError> {
     let mut out = String::new();
     let mut v4 = Client::connect(&args.socket)?;
-    out.push_str(&format!("tern-speaker is running ({}).\n", v4.greeting.trim_end_matches(" ready.")));
+    out.push_str("tern-speaker is running.\n");
     family_status(&mut out, "4", &mut v4, '.')?;
     match args.v6().map(|p| Client::connect(&p)) {
         Some(Ok(mut v6)) => family_status(&mut out, "6", &mut v6, ':')?,

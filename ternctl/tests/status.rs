@@ -155,7 +155,7 @@ fn status_prints_calicoctls_table() {
     let (t_up, t_down) = (short_time(up, now), short_time(down, now));
     let expected = format!(
         "\
-tern-speaker is running (BIRD 1.6.8).
+tern-speaker is running.
 
 IPv4 BGP status
 +--------------+-------------------+-------+----------+--------------------------------+
