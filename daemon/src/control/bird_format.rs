@@ -619,6 +619,72 @@ mod tests {
         assert_eq!(size_text(124 * 1024), " 124 kB");
     }
 
+    fn reflected_ebgp_route(best: bool) -> RouteInfo {
+        use bgp_proto::attribute::{AsSegment, LargeCommunity};
+        use std::net::Ipv4Addr;
+        let attrs = PathAttributes {
+            origin: Some(Origin::Incomplete),
+            as_path: Some(AsPath {
+                segments: vec![
+                    AsSegment { kind: SegmentType::AsSequence, asns: vec![65001, 65002] },
+                    AsSegment { kind: SegmentType::AsSet, asns: vec![65003, 65004] },
+                ],
+            }),
+            next_hop: Some(Ipv4Addr::new(10, 0, 0, 9)),
+            med: Some(5),
+            local_pref: Some(200),
+            communities: Some(vec![(65000 << 16) | 100]),
+            originator_id: Some(Ipv4Addr::new(10, 0, 0, 9)),
+            cluster_list: Some(vec![Ipv4Addr::new(1, 1, 1, 1)]),
+            large_communities: Some(vec![LargeCommunity { global_admin: 1, local_data1: 2, local_data2: 3 }]),
+            ..PathAttributes::default()
+        };
+        RouteInfo {
+            family: bgp_proto::Family::IPV4_UNICAST,
+            prefix: bgp_proto::Nlri::new("192.0.2.0/24".parse().unwrap()),
+            from: Some("Global_10_0_0_1".to_string()),
+            from_address: Some("10.0.0.1".parse().unwrap()),
+            attrs: std::sync::Arc::new(attrs),
+            best,
+            multipath: false,
+            stale: false,
+        }
+    }
+
+    #[test]
+    fn route_lines_with_as_path_reflection_and_second_path() {
+        let t = at(1_795_717_623);
+        let routes = vec![reflected_ebgp_route(true), reflected_ebgp_route(false)];
+        let origins: Vec<RouteOrigin<'_>> =
+            routes.iter().map(|_| RouteOrigin { protocol: "Global_10_0_0_1", since: t }).collect();
+        let out = show_route(&routes, &origins, true, t);
+        let expected = "\
+1007-192.0.2.0/24       via 10.0.0.9 [Global_10_0_0_1 18:27:03 from 10.0.0.1] * (100/0) [?]
+1008-\tType: BGP unicast univ
+1012-\tBGP.origin: Incomplete
+ \tBGP.as_path: 65001 65002 {65003 65004}
+ \tBGP.next_hop: 10.0.0.9
+ \tBGP.med: 5
+ \tBGP.local_pref: 200
+ \tBGP.community: (65000,100)
+ \tBGP.originator_id: 10.0.0.9
+ \tBGP.cluster_list: 1.1.1.1
+ \tBGP.large_community: (1, 2, 3)
+1007-                   via 10.0.0.9 [Global_10_0_0_1 18:27:03 from 10.0.0.1] (100/0) [?]
+";
+        assert!(out.starts_with(expected), "{out}");
+        // The origin AS is the last of the path's sequence only.
+        let mut seq = reflected_ebgp_route(true);
+        let mut attrs = (*seq.attrs).clone();
+        attrs.as_path = Some(AsPath {
+            segments: vec![bgp_proto::attribute::AsSegment { kind: SegmentType::AsSequence, asns: vec![65001] }],
+        });
+        attrs.origin = Some(Origin::Igp);
+        seq.attrs = std::sync::Arc::new(attrs);
+        let line = show_route(&[seq], &origins[..1], false, t);
+        assert!(line.contains("* (100/0) [AS65001i]\n"), "{line}");
+    }
+
     #[test]
     fn reply_prefixes() {
         let mut r = Reply::new();
