@@ -76,6 +76,10 @@ struct UpPeer {
     /// Routes withdrawn in what was dropped (announcements need no record:
     /// the re-sent Adj-RIB-Out carries them).
     dropped_withdrawn: BTreeSet<(Family, Nlri)>,
+    /// Octets of the last catch-up still allowed above the limit: the
+    /// re-sent table may be larger than the limit itself, and the changes
+    /// that follow it must not count it against the peer.
+    catch_up: usize,
 }
 
 pub(super) struct Channels {
@@ -332,6 +336,7 @@ impl Core {
                     families: info.families.clone(),
                     resync_pending: false,
                     dropped_withdrawn: BTreeSet::new(),
+                    catch_up: 0,
                 };
                 self.up.insert(peer, up);
                 self.rib.handle(now, rib::Input::PeerUp { peer, info: *info })
@@ -398,7 +403,10 @@ impl Core {
             return false;
         }
         let queued = up.out.queued();
-        if queued > 0 && queued + messages.len() > limit {
+        if queued <= limit && up.catch_up != usize::MAX {
+            up.catch_up = 0;
+        }
+        if queued > 0 && queued + messages.len() > limit.saturating_add(up.catch_up) {
             let name = self.peers.get(&peer).map(|p| p.spec.name.as_str()).unwrap_or_default();
             tracing::warn!(peer = %name, queued, limit, "peer too slow: dropping its updates until it catches up");
             up.resync_pending = true;
@@ -415,6 +423,9 @@ impl Core {
     fn resync(&mut self, peer: PeerId) {
         let Some(up) = self.up.get_mut(&peer) else { return };
         up.resync_pending = false;
+        // The table goes out whole, whatever its size: it is bounded by the
+        // Adj-RIB-Out, and cutting it would start the catch-up over.
+        up.catch_up = usize::MAX;
         let dropped = std::mem::take(&mut up.dropped_withdrawn);
         let ctx = up.ctx.clone();
         let families = up.families.clone();
@@ -440,12 +451,11 @@ impl Core {
         for f in families {
             let mut buf = BytesMut::new();
             if Update::end_of_rib(f).encode(&ctx, &mut buf).is_ok() {
-                let bytes: Arc<[u8]> = Arc::from(&buf[..]);
-                if self.push(peer, &bytes) {
-                    self.resync(peer);
-                    return;
-                }
+                out.push(Chunk::Owned(buf.freeze()));
             }
+        }
+        if let Some(up) = self.up.get_mut(&peer) {
+            up.catch_up = up.out.queued();
         }
     }
 
@@ -548,7 +558,7 @@ fn record_withdrawals(up: &mut UpPeer, messages: &[u8]) {
     while let Some(h) = rest.get(..19) {
         let len = usize::from(u16::from_be_bytes([h[16], h[17]])).max(19);
         let body = rest.get(19..len).unwrap_or_default();
-        if h[18] == message_type::UPDATE {
+        if h[18] == message_type::UPDATE && has_withdrawals(body) {
             if let Ok(Message::Update(u)) = Message::decode(message_type::UPDATE, body, &up.ctx) {
                 for n in &u.withdrawn {
                     up.dropped_withdrawn.insert((Family::IPV4_UNICAST, *n));
@@ -566,9 +576,77 @@ fn record_withdrawals(up: &mut UpPeer, messages: &[u8]) {
     }
 }
 
+/// Whether an UPDATE body withdraws anything: IPv4 withdrawn routes or an
+/// MP_UNREACH_NLRI attribute (found by walking the attribute headers, so
+/// announcements are not decoded in vain). True when unsure.
+fn has_withdrawals(body: &[u8]) -> bool {
+    let Some(&[w0, w1]) = body.get(..2) else { return true };
+    let wlen = usize::from(u16::from_be_bytes([w0, w1]));
+    if wlen > 0 {
+        return true;
+    }
+    let Some(&[a0, a1]) = body.get(2..4) else { return true };
+    let Some(mut attrs) = body.get(4..4 + usize::from(u16::from_be_bytes([a0, a1]))) else { return true };
+    while let Some(&[flags, type_code]) = attrs.get(..2) {
+        if type_code == bgp_proto::attribute::type_code::MP_UNREACH_NLRI {
+            return true;
+        }
+        let (len, hdr) = if flags & 0x10 != 0 {
+            match attrs.get(2..4) {
+                Some(&[l0, l1]) => (usize::from(u16::from_be_bytes([l0, l1])), 4),
+                _ => return true,
+            }
+        } else {
+            match attrs.get(2) {
+                Some(&l) => (usize::from(l), 3),
+                None => return true,
+            }
+        };
+        attrs = attrs.get(hdr + len..).unwrap_or_default();
+    }
+    false
+}
+
 async fn sleep_until(deadline: Option<tokio::time::Instant>) {
     match deadline {
         Some(d) => tokio::time::sleep_until(d).await,
         None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bgp_proto::attribute::EncodeOptions;
+    use bgp_proto::PathAttributes;
+
+    fn body(buf: &[u8]) -> &[u8] {
+        buf.get(19..).unwrap_or_default()
+    }
+
+    #[test]
+    fn withdrawals_are_found_without_decoding_announcements() {
+        let ctx = Context::default();
+        let n = [Nlri::new("10.0.0.0/24".parse().expect("net"))];
+        let attrs = PathAttributes {
+            next_hop: Some("192.0.2.1".parse().expect("addr")),
+            origin: Some(bgp_proto::attribute::Origin::Igp),
+            as_path: Some(Default::default()),
+            ..Default::default()
+        };
+        let mut ann = BytesMut::new();
+        UpdateBuilder::new(&ctx, Family::IPV4_UNICAST, &attrs, EncodeOptions::default())
+            .expect("builder")
+            .announce(&n, &mut ann)
+            .expect("announce");
+        assert!(!has_withdrawals(body(&ann)));
+        let mut wd = BytesMut::new();
+        UpdateBuilder::withdrawals(&ctx, Family::IPV4_UNICAST).withdraw(&n, &mut wd).expect("withdraw");
+        assert!(has_withdrawals(body(&wd)));
+        let n6 = [Nlri::new("fd00::/64".parse().expect("net"))];
+        let mut wd6 = BytesMut::new();
+        UpdateBuilder::withdrawals(&ctx, Family::IPV6_UNICAST).withdraw(&n6, &mut wd6).expect("withdraw");
+        assert!(has_withdrawals(body(&wd6)));
+        assert!(has_withdrawals(&[0, 0, 0, 9, 1]), "a truncated body counts as unsure");
     }
 }
