@@ -162,6 +162,9 @@ impl ClusterSpec {
             let client_of = me.rr_cluster_id.is_none() && n.rr_cluster_id.is_some();
             if serves || client_of {
                 let _ = writeln!(s, "\n[[peer]]\naddress = \"{}\"\nasn = {}", self.reach(j), self.asn);
+                if !self.namespaces {
+                    let _ = writeln!(s, "port = 1179");
+                }
                 if let Some(c) = n.rr_cluster_id {
                     let _ = writeln!(s, "peer_cluster_id = \"{c}\"");
                 }

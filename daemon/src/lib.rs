@@ -10,5 +10,4 @@ pub mod cluster;
 pub mod control;
 pub mod node;
 pub mod peers;
-pub mod rules;
 pub mod status;

@@ -23,8 +23,8 @@ use speaker::rib::{FibChange, RibConfig, SelectionDeferral};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{error, info, warn};
 
+use crate::calico::{CalicoHandle, CalicoOptions, ClusterRoutes, Learned};
 use crate::peers::{peer_spec, Policies};
-use crate::rules::NodeRules;
 use crate::status::{BoxFut, DaemonStatus, KernelStats, StatusSource};
 
 /// How the daemon was started (command line).
@@ -97,14 +97,16 @@ impl StatusSource for NodeStatus {
 struct Node {
     options: Options,
     state: DesiredState,
-    rules: Arc<NodeRules>,
+    calico: CalicoHandle,
     engine: Engine,
     fib: Option<Fib>,
     status: NodeStatus,
-    /// Locally originated prefixes (blocks, learned kernel routes), to
-    /// withdraw what disappears.
-    originated: BTreeSet<IpNet>,
-    /// Block blackholes installed in the kernel.
+    /// Prefixes of BIRD's `protocol static` for Calico (blocks, service
+    /// ranges) that we originate.
+    statics: BTreeSet<IpNet>,
+    /// Kernel routes we originate.
+    learned: BTreeSet<IpNet>,
+    /// Blackholes of ours in the kernel.
     blackholes: BTreeSet<IpNet>,
 }
 
@@ -117,6 +119,19 @@ fn family_of(net: &IpNet) -> Family {
 
 fn nlri(net: IpNet) -> Nlri {
     Nlri { path_id: None, prefix: net }
+}
+
+/// Calico settings of the rules that come from the datastore's
+/// BGPConfiguration (`programClusterRoutes`).
+fn calico_options(state: &DesiredState) -> CalicoOptions {
+    use config::calico::resources::ProgramClusterRoutes as P;
+    let program_cluster_routes = match state.calico.program_cluster_routes {
+        P::Enabled => ClusterRoutes::Enabled,
+        P::Disabled => ClusterRoutes::Disabled,
+        P::EnabledIpipOnly => ClusterRoutes::EnabledIpipOnly,
+        P::EnabledNoEncapOnly => ClusterRoutes::EnabledNoEncapOnly,
+    };
+    CalicoOptions { program_cluster_routes, ..CalicoOptions::default() }
 }
 
 /// Loads and checks the configuration, or returns every diagnostic as text.
@@ -174,22 +189,23 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         kernel: Arc::new(KernelCounters::default()),
         reload: reload_tx,
     };
-    let rules = Arc::new(NodeRules::new(&state));
+    let calico = CalicoHandle::new(&state, calico_options(&state));
     let mut node = Node {
         options: options.clone(),
         state,
-        rules,
+        calico,
         engine,
         fib,
         status: status.clone(),
-        originated: BTreeSet::new(),
+        statics: BTreeSet::new(),
+        learned: BTreeSet::new(),
         blackholes: BTreeSet::new(),
     };
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     if !options.no_control {
         crate::control::spawn(&node.state, Arc::new(status.clone()), stop_rx.clone());
     }
-    node.originate_blocks().await;
+    node.originate_statics().await;
     for p in node.state.peers.clone() {
         node.start_peer(&p).await;
     }
@@ -246,12 +262,16 @@ async fn recv_kernel(events: &mut Option<FibEvents>) -> Option<LocalRouteEvent> 
 }
 
 impl Node {
-    fn policies(&self) -> Policies {
-        Policies { import: Some(self.rules.import_policy()), export: Some(self.rules.export_policy()) }
+    fn policies(&self, peer: &config::DesiredPeer) -> Policies {
+        let internal = peer.local_asn == peer.remote_asn;
+        Policies {
+            import: Some(Arc::new(self.calico.import_policy())),
+            export: Some(Arc::new(self.calico.export_policy(internal))),
+        }
     }
 
     async fn start_peer(&self, p: &config::DesiredPeer) {
-        match peer_spec(&self.state, p, self.policies(), self.options.recovery) {
+        match peer_spec(&self.state, p, self.policies(p), self.options.recovery) {
             Ok(spec) => {
                 if let Err(e) = self.engine.add_peer(spec).await {
                     error!(peer = %p.name, "cannot start: {e}");
@@ -261,32 +281,43 @@ impl Node {
         }
     }
 
-    /// The node's IPAM blocks: originated into BGP and held in the kernel as
-    /// blackholes (BIRD's `protocol static` in Calico's template).
-    async fn originate_blocks(&mut self) {
-        let wanted: BTreeSet<IpNet> = self.rules.originated().into_iter().map(|(n, _)| n).collect();
-        for (net, attrs) in self.rules.originated() {
-            if let Err(e) = self.engine.originate(family_of(&net), nlri(net), attrs).await {
-                error!(prefix = %net, "originate: {e}");
-            }
-            self.originated.insert(net);
+    async fn originate(&self, net: IpNet, attrs: bgp_proto::PathAttributes) {
+        if let Err(e) = self.engine.originate(family_of(&net), nlri(net), attrs).await {
+            error!(prefix = %net, "originate: {e}");
         }
-        let gone: Vec<IpNet> = self.blackholes.difference(&wanted).copied().collect();
-        for net in &gone {
-            if !self.rules.is_learned(net) {
-                let _ = self.engine.withdraw_local(family_of(net), nlri(*net)).await;
-                self.originated.remove(net);
+    }
+
+    async fn withdraw(&self, net: IpNet) {
+        if let Err(e) = self.engine.withdraw_local(family_of(&net), nlri(net)).await {
+            error!(prefix = %net, "withdraw: {e}");
+        }
+    }
+
+    /// BIRD's `protocol static` in Calico's templates: the node's IPAM
+    /// blocks (and advertised service ranges) into BGP, their blackholes
+    /// into the kernel. Called at start and after a reload.
+    async fn originate_statics(&mut self) {
+        let routes = self.calico.rules().originated_routes();
+        let wanted: BTreeSet<IpNet> = routes.iter().map(|(n, _)| *n).collect();
+        for (net, attrs) in routes {
+            self.originate(net, attrs).await;
+        }
+        for net in self.statics.difference(&wanted).copied().collect::<Vec<_>>() {
+            if !self.learned.contains(&net) {
+                self.withdraw(net).await;
             }
         }
+        self.statics = wanted;
+        let holes: BTreeSet<IpNet> = self.calico.blackholes().into_iter().map(|r| r.prefix).collect();
         if let Some(fib) = &self.fib {
             if self.state.kernel.program {
                 let mut changes: Vec<RouteChange> =
-                    wanted.iter().map(|n| RouteChange::Set(fib::Route::blackhole(*n))).collect();
-                changes.extend(gone.iter().map(|n| RouteChange::Remove(*n)));
+                    holes.iter().map(|n| RouteChange::Set(fib::Route::blackhole(*n))).collect();
+                changes.extend(self.blackholes.difference(&holes).map(|n| RouteChange::Remove(*n)));
                 self.apply_kernel(fib, changes).await;
             }
         }
-        self.blackholes = wanted;
+        self.blackholes = holes;
     }
 
     async fn apply_kernel(&self, fib: &Fib, changes: Vec<RouteChange>) {
@@ -319,11 +350,14 @@ impl Node {
                     return;
                 }
                 let change = match change {
+                    // `calico_kernel_programming`; the kernel's default metric (BIRD 1.6
+                    // sets none either), so a route is always replaced in place.
                     FibChange::Replace { prefix, next_hops, .. } => {
-                        match self.rules.kernel_route(prefix.prefix, &next_hops) {
+                        match self.calico.fib_route(prefix.prefix, &next_hops, None) {
                             Some(route) => RouteChange::Set(route),
-                            // Not ours to program (VXLAN pool, Felix-owned, rejected CIDR):
+                            // Not ours to program (VXLAN pool, Felix-owned, service range):
                             // make sure no older route of ours stays.
+                            None if self.blackholes.contains(&prefix.prefix) => return,
                             None => RouteChange::Remove(prefix.prefix),
                         }
                     }
@@ -345,35 +379,68 @@ impl Node {
         }
         self.status.kernel.learned.fetch_add(1, Ordering::Relaxed);
         match ev {
-            LocalRouteEvent::Added(r) | LocalRouteEvent::Changed { new: r, .. } => {
-                let net = r.prefix;
-                match self.rules.learn(&r) {
-                    Some(attrs) => {
-                        if let Err(e) = self.engine.originate(family_of(&net), nlri(net), attrs).await {
-                            error!(prefix = %net, "originate: {e}");
-                        }
-                        self.originated.insert(net);
-                    }
-                    None => self.forget_learned(net).await,
-                }
-            }
+            LocalRouteEvent::Added(r) | LocalRouteEvent::Changed { new: r, .. } => self.learn(&r).await,
             LocalRouteEvent::Removed(r) => {
-                self.rules.forget(&r);
-                self.forget_learned(r.prefix).await;
+                self.unlearn(r.prefix).await;
+                self.calico.forget(&r.prefix);
             }
         }
     }
 
-    async fn forget_learned(&mut self, net: IpNet) {
-        if self.blackholes.contains(&net) {
-            // Still a block of ours: keep originating it.
-            if let Some((_, attrs)) = self.rules.originated().into_iter().find(|(n, _)| *n == net) {
-                let _ = self.engine.originate(family_of(&net), nlri(net), attrs).await;
+    async fn learn(&mut self, r: &fib::LocalRoute) {
+        let net = r.prefix;
+        match self.calico.learn(r) {
+            Learned::Originate(attrs) => {
+                self.originate(net, attrs).await;
+                self.learned.insert(net);
             }
+            Learned::Reoriginate(attrs) => {
+                self.withdraw(net).await;
+                self.originate(net, attrs).await;
+                self.learned.insert(net);
+            }
+            Learned::Withdraw => {
+                self.unlearn(net).await;
+                self.calico.forget(&net);
+            }
+        }
+    }
+
+    /// A learned kernel route is gone (or no longer exported): withdraw it,
+    /// unless it is also one of our static routes, which then stays.
+    async fn unlearn(&mut self, net: IpNet) {
+        if !self.learned.remove(&net) {
             return;
         }
-        if self.originated.remove(&net) {
-            let _ = self.engine.withdraw_local(family_of(&net), nlri(net)).await;
+        if self.statics.contains(&net) {
+            if let Some((_, attrs)) = self.calico.rules().originated_routes().into_iter().find(|(n, _)| *n == net) {
+                self.originate(net, attrs).await;
+            }
+        } else {
+            self.withdraw(net).await;
+        }
+    }
+
+    /// After the rules changed: run every kernel route through them again.
+    async fn relearn(&mut self) {
+        let Some(fib) = &self.fib else { return };
+        if !self.state.kernel.learn {
+            return;
+        }
+        let routes = match fib.snapshot().await {
+            Ok(r) => r,
+            Err(e) => {
+                warn!("kernel snapshot for re-learning: {e}");
+                return;
+            }
+        };
+        let present: BTreeSet<IpNet> = routes.iter().map(|r| r.prefix).collect();
+        for r in &routes {
+            self.learn(r).await;
+        }
+        for net in self.learned.difference(&present).copied().collect::<Vec<_>>() {
+            self.unlearn(net).await;
+            self.calico.forget(&net);
         }
     }
 
@@ -388,8 +455,9 @@ impl Node {
         }
         self.state = new;
         if calico_changed {
-            self.rules.update(&self.state);
-            self.originate_blocks().await;
+            self.calico.set_rules(&self.state, calico_options(&self.state));
+            self.originate_statics().await;
+            self.relearn().await;
         }
         for p in &d.removed {
             // RFC 4486 §3: Cease / Peer De-configured.
@@ -398,7 +466,7 @@ impl Node {
             }
         }
         for (_, p) in &d.changed {
-            match peer_spec(&self.state, p, self.policies(), false) {
+            match peer_spec(&self.state, p, self.policies(p), false) {
                 Ok(spec) => {
                     if let Err(e) = self.engine.reset_peer(spec).await {
                         warn!(peer = %p.name, "reset: {e}");

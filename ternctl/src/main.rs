@@ -6,10 +6,12 @@
 //! - `mrt FILE`: an MRT dump (RFC 6396) as `bgpdump -m` prints it;
 //! - `selector EXPR [--labels JSON]`: whether a Calico label selector matches;
 //! - `status`, `routes [PREFIX]`, `peer NAME`, `reload`: ask a running
-//!   tern-speaker over its control socket (`--socket PATH`).
+//!   tern-speaker over its control socket (`--socket PATH`);
+//! - `demo`: a small cluster of tern-speakers on this machine, shown and stopped.
 
 mod birdc;
 mod decode;
+mod demo;
 mod mrt;
 mod selector;
 mod status;
@@ -60,6 +62,10 @@ enum Command {
     },
     /// Re-read the configuration file and apply the difference.
     Reload,
+    /// Start a small cluster of tern-speakers on this machine (a mesh group
+    /// and a route-reflector group; network namespaces as root), show its
+    /// status and routes, and stop it.
+    Demo(demo::Args),
 }
 
 fn main() -> ExitCode {
@@ -72,6 +78,7 @@ fn main() -> ExitCode {
         Command::Routes { prefix } => status::routes(&cli.socket, prefix.as_deref()).map_err(Into::into),
         Command::Peer { name } => status::peer(&cli.socket, &name).map_err(Into::into),
         Command::Reload => status::reload(&cli.socket).map_err(Into::into),
+        Command::Demo(args) => demo::run(&args),
     };
     match result {
         Ok(code) => code,
