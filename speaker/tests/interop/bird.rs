@@ -204,27 +204,3 @@ pub fn parse_routes(out: &str) -> Vec<Route> {
     }
     routes
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn interop_harness_parses_bird_routes() {
-        let out = "BIRD 2.0.12 ready.\nTable master4:\n\
-            10.1.0.0/24          unreachable [tern4 05:16:37.066 from 127.77.1.1] * (100) [AS65001?]\n\
-            \tType: BGP univ\n\tBGP.as_path: 65001\n\tBGP.next_hop: 127.77.1.1\n\
-            \x20                    unreachable [tern4 05:16:38.066 from 127.77.1.1] (100) [AS65001?]\n\
-            \tBGP.as_path: 65001 65009\n\
-            10.2.0.0/24          blackhole [s4 05:16:31.009] * (200)\n\tType: static univ\n";
-        let r = parse_routes(out);
-        assert_eq!(r.len(), 3);
-        assert_eq!(r[0].prefix, "10.1.0.0/24");
-        assert!(r[0].primary && !r[1].primary);
-        assert_eq!(r[1].prefix, "10.1.0.0/24");
-        assert_eq!(r[1].attr("BGP.as_path"), Some("65001 65009"));
-        assert_eq!(r[0].from, Some("127.77.1.1".parse().expect("ip")));
-        assert_eq!(r[2].proto, "s4");
-        assert_eq!(r[2].kind, "blackhole");
-    }
-}

@@ -90,15 +90,20 @@ pub struct Proc {
 }
 
 impl Proc {
+    /// Starts `cmd` under `setpriv --pdeathsig KILL`, so that the daemon
+    /// dies with the test even when the test process is killed before its
+    /// guards run (a nextest timeout).
     pub fn spawn(name: &str, cmd: &mut Command, output: PathBuf, log: Option<PathBuf>) -> Proc {
         let out = File::create(&output).expect("create output file");
         let err = out.try_clone().expect("clone output file");
-        let child = cmd
+        let mut wrapped = Command::new("setpriv");
+        wrapped.args(["--pdeathsig", "KILL", "--"]).arg(cmd.get_program()).args(cmd.get_args());
+        let child = wrapped
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err)
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {name} ({cmd:?}): {e}"));
+            .unwrap_or_else(|e| panic!("cannot start {name} ({wrapped:?}): {e}"));
         Proc { name: name.to_string(), child: Some(child), output, log }
     }
 

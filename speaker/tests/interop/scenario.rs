@@ -114,7 +114,9 @@ pub fn routes_both_ways(kind: Kind, tern: &Tern, d: &dyn Daemon, k: u8, daemon_a
         );
     }
     let got = wait_tern_has(tern, name, &theirs);
+    let want_hop = daemon_next_hop(kind, net, k, v6);
     for r in &got {
+        assert_eq!(tern_next_hop_of(r), Some(want_hop), "next hop of {:?} in tern: {r:#?}", r.prefix);
         if daemon_as != TERN_AS {
             assert_eq!(tern_as_path(r), vec![daemon_as], "AS path of {:?} in tern", r.prefix);
         }
@@ -176,6 +178,31 @@ pub fn route_refresh(tern: &Tern, d: &dyn Daemon, name: &str, k: u8, v6: bool) {
     });
     wait_daemon_has(d, v6, &ours);
     assert_eq!(tern.peer(name).transitions, before.transitions, "the session did not restart");
+}
+
+/// NEXT_HOP, or MP_REACH_NLRI's (global) next hop, of a route in tern.
+pub fn tern_next_hop_of(r: &RouteInfo) -> Option<IpAddr> {
+    use bgp_proto::attribute::MpNextHop;
+    if let Some(mp) = &r.attrs.mp_reach {
+        return match mp.next_hop {
+            MpNextHop::V4(a) => Some(IpAddr::V4(a)),
+            MpNextHop::V6(a) => Some(IpAddr::V6(a)),
+            MpNextHop::V6LinkLocal { global, .. } => Some(IpAddr::V6(global)),
+            _ => None,
+        };
+    }
+    r.attrs.next_hop.map(IpAddr::V4)
+}
+
+/// The next hop daemon `k` announces its own routes with: its session
+/// address for IPv4; for IPv6 BIRD is given 2001:db8:n:k::1 (it will not
+/// announce ::1 to a neighbor at ::1), GoBGP and FRR send ::1.
+pub fn daemon_next_hop(kind: Kind, net: Net, k: u8, v6: bool) -> IpAddr {
+    match (kind, v6) {
+        (_, false) => IpAddr::V4(net.v4(k)),
+        (Kind::Bird2 | Kind::Bird1, true) => super::peers::daemon_v6_next_hop(net, k).parse().expect("address"),
+        (Kind::Gobgp | Kind::Frr, true) => IpAddr::V6(net.v6()),
+    }
 }
 
 /// Which real daemon.
