@@ -9,6 +9,87 @@
 //!
 //! Status types ([`PeerStatus`], [`RouteInfo`]) are plain data so that the
 //! control socket, the HTTP endpoints and `ternctl` can render them.
+//!
+//! # Tasks
+//!
+//! - **RIB task** (`core`): the single owner of route state and of the
+//!   peer registry. It feeds every [`rib::Input`](crate::rib::Input) to the
+//!   RIB, turns [`Output::Fib`](crate::rib::Output::Fib) into
+//!   [`Event::Fib`], writes [`Output::Send`](crate::rib::Output::Send)
+//!   bytes (encoded once per update group) into each member's connection
+//!   queue, and turns a closing
+//!   [`MaxPrefixesExceeded`](crate::rib::Output::MaxPrefixesExceeded) into
+//!   Cease/Maximum Number of Prefixes Reached through the peer's FSM. It
+//!   sleeps until the RIB's next deadline (graceful-restart stale timers,
+//!   selection deferral). It never waits on a peer task.
+//! - **Peer task** (`session`), one per configured peer: owns the FSM and
+//!   its connections (two at once during a collision; the FSM decides),
+//!   feeds it connects, messages, closes and timer expiries with the
+//!   current time, and carries out its actions. Messages are framed and
+//!   decoded here (4,096 octets and the default context until Established,
+//!   then the negotiated `rx` context), so decoding runs beside the RIB. An
+//!   UPDATE error that RFC 7606 treats as withdraw becomes a
+//!   `rib::Input::Withdraw`; one that resets the session goes to the FSM as
+//!   `DecodeFailed` and out as a NOTIFICATION. It reports to the RIB task
+//!   over a bounded channel: a busy RIB slows reading, and TCP slows the peer.
+//! - **Reader and writer** per connection (`conn`): the reader hands raw
+//!   bytes to the peer task; the writer coalesces whatever is queued into
+//!   one write of up to 256 KiB.
+//! - **Listeners**, one per [`EngineConfig::listen`] address: an accepted
+//!   connection goes to the peer whose address it comes from (and whose
+//!   `local_address`, when set, it reached); from any other address it is
+//!   closed at once.
+//!
+//! # Slow peers
+//!
+//! The queue towards each connection is counted in octets. When a peer's
+//! queue would pass [`EngineTuning::peer_queue_bytes`] (16 MiB), the RIB
+//! task stops queuing for it: what it would have been sent is dropped,
+//! noting only the routes withdrawn in it. Once the writer has written out
+//! what was queued, the peer is caught up from the Adj-RIB-Out: withdrawals
+//! for what it missed being withdrawn (and is not advertised now), the
+//! whole table again through the route-refresh path of the RIB (with
+//! BoRR/EoRR when enhanced route refresh was negotiated), and End-of-RIB.
+//! The other peers never wait for it; its memory is bounded by the limit
+//! plus one copy of its table.
+//!
+//! # Sockets
+//!
+//! Outgoing connections bind `local_address` (port chosen by the kernel)
+//! and connect to `address:port`. TCP MD5 (RFC 2385) is set on the
+//! outgoing socket and, per peer address, on every listener.
+//! [`TtlMode::Multihop`] sets the TTL / hop limit; [`TtlMode::Security`]
+//! (GTSM, RFC 5082) sends with 255 and sets the minimum TTL to 256 − hops
+//! on the peer's sockets; listeners send with 255 once a GTSM peer exists
+//! (the SYN-ACK leaves with the listener's TTL). As in BIRD and FRR, the
+//! minimum TTL of an accepted connection is set after the handshake: what
+//! the kernel queued before that is not filtered. MD5 and the minimum TTL
+//! need `setsockopt` calls that neither `socket2` nor `nix` offer:
+//! [`sockopt`] is the one module of the workspace with `unsafe`.
+//!
+//! # Status
+//!
+//! [`PeerStatus`]: `since` is the time of the last state change;
+//! `last_error` reads like BIRD's (`Socket: Connection refused`,
+//! `Received: Cease / Peer De-configured`, `Error: ...` for a NOTIFICATION
+//! we sent, `Hold timer expired`, `Connection closed`); `peer_capabilities`
+//! uses BIRD's names (`refresh`, `enhanced-refresh`, `restart-able` /
+//! `restart-aware`, `AS4`, `add-path-rx`, `add-path-tx`, `ext-next-hop`,
+//! `ext-messages`, plus `llgr`, `hostname`, `role`). Message counters count
+//! every message read or written since the peer was added. Per family,
+//! `received` and `accepted` are both the Adj-RIB-In count (the RIB keeps
+//! only routes its import policy accepted) and `advertised` is the
+//! Adj-RIB-Out towards the peer. Of BIRD's route change statistics only
+//! `import_updates.accepted` (routes held) and `export_updates.accepted`
+//! (routes advertised) are filled; the other counters stay 0.
+//!
+//! # Limits
+//!
+//! The IPv6 next hop towards an eBGP peer (or with next-hop-self) is the
+//! session's own address, so an IPv4-transport session has none for IPv6
+//! routes: there they go out only with [`NextHopMode::Keep`] or over iBGP
+//! with a next hop of their own (Calico peers each family over its own
+//! transport, where this does not arise).
 
 mod conn;
 mod core;

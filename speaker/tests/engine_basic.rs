@@ -64,3 +64,54 @@ async fn two_engines_exchange_ipv4_and_ipv6_routes() {
     assert!(wait_until(|| async { b.best_routes().await == want_b }).await, "b: {:?}", b.best_routes().await);
     b.engine.shutdown(None).await;
 }
+
+/// Over IPv6 transport (both on ::1, told apart by port) an eBGP session
+/// carries IPv6 routes with next hop self = our session address.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ipv6_transport_sets_next_hop_self_towards_ebgp() {
+    use speaker::engine::{Engine, EngineConfig};
+    use speaker::rib::RibConfig;
+    use std::net::SocketAddr;
+
+    let lo6 = ip("::1");
+    let start = |asn: u32, id: &str, port: u16| {
+        let rib = RibConfig::new(asn, v4(id));
+        Engine::start(EngineConfig { rib, listen: vec![SocketAddr::new(lo6, port)] })
+    };
+    let (a, _ea) = start(65101, "10.255.0.1", 17911).await.expect("start a");
+    let (b, _eb) = start(65102, "10.255.0.2", 17912).await.expect("start b");
+    let stub = |name: &str, asn: u32, id: &str| Node {
+        name: name.to_string(),
+        addr: lo6,
+        asn,
+        id: v4(id),
+        engine: a.clone(),
+        events: tokio::sync::mpsc::unbounded_channel().1,
+    };
+    let (na, nb) = (stub("a", 65101, "10.255.0.1"), stub("b", 65102, "10.255.0.2"));
+    let mut to_b = na.spec_for(&nb);
+    to_b.port = 17912;
+    to_b.fsm.families = vec![Family::IPV6_UNICAST];
+    let mut to_a = nb.spec_for(&na);
+    to_a.port = 17911;
+    to_a.fsm.families = vec![Family::IPV6_UNICAST];
+    to_a.fsm.passive = true;
+    a.add_peer(to_b).await.expect("add");
+    b.add_peer(to_a).await.expect("add");
+    let up = wait_until(|| async {
+        a.peer("b").await.map(|p| p.state) == Some(State::Established)
+            && b.peer("a").await.map(|p| p.state) == Some(State::Established)
+    })
+    .await;
+    assert!(up, "{:?}", a.peer("b").await);
+    a.originate(Family::IPV6_UNICAST, net("fd00:6::/48"), attrs_v6("fd00::99")).await.expect("originate");
+    let filter = RouteFilter { family: Some(Family::IPV6_UNICAST), ..Default::default() };
+    assert!(wait_until(|| async { b.routes(filter.clone()).await.len() == 1 }).await);
+    let r = b.routes(filter).await;
+    let route = r.first().expect("route");
+    assert_eq!(route.from.as_deref(), Some("a"));
+    let nh = route.attrs.mp_reach.as_ref().map(|m| m.next_hop.clone());
+    assert_eq!(nh, Some(bgp_proto::attribute::MpNextHop::V6("::1".parse().expect("addr"))));
+    a.shutdown(None).await;
+    b.shutdown(None).await;
+}

@@ -6,7 +6,7 @@
 //! connections to the peer they come from.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime};
@@ -225,12 +225,22 @@ impl Core {
         Some(id)
     }
 
+    /// The listeners a peer at `address` can connect to: those of its
+    /// family, and IPv6 ones for IPv4 peers (as IPv4-mapped addresses).
+    fn listeners_for(&self, address: IpAddr) -> Vec<Arc<TcpListener>> {
+        self.listeners
+            .iter()
+            .filter(|l| l.local_addr().is_ok_and(|a| a.is_ipv6() || address.is_ipv4()))
+            .cloned()
+            .collect()
+    }
+
     fn add_peer(&mut self, spec: PeerSpec) -> Result<(), EngineError> {
         if self.by_name.contains_key(&spec.name) {
             return Err(EngineError::DuplicatePeer(spec.name));
         }
         if let Some(key) = &spec.password {
-            for l in &self.listeners {
+            for l in self.listeners_for(spec.address) {
                 sockopt::set_md5_key(l.as_ref(), spec.address, Some(key.as_bytes()))?;
             }
         }
@@ -238,7 +248,7 @@ impl Core {
             // The SYN-ACK of an accepted connection leaves with the
             // listener's TTL, before the accepted socket gets the peer's
             // options: a GTSM peer drops it unless it is 255 (RFC 5082 §3).
-            for l in &self.listeners {
+            for l in self.listeners_for(spec.address) {
                 let r = socket2::SockRef::from(l.as_ref());
                 let set = if l.local_addr()?.is_ipv6() { r.set_unicast_hops_v6(255) } else { r.set_ttl_v4(255) };
                 set?;
@@ -279,7 +289,7 @@ impl Core {
         let entry = self.peers.remove(&id).ok_or_else(|| EngineError::NoSuchPeer(name.to_string()))?;
         let _ = entry.ctl.send(PeerCmd::Stop { subcode, communication });
         if entry.spec.password.is_some() && !self.peers.values().any(|p| p.spec.address == entry.spec.address) {
-            for l in &self.listeners {
+            for l in self.listeners_for(entry.spec.address) {
                 if let Err(e) = sockopt::set_md5_key(l.as_ref(), entry.spec.address, None) {
                     tracing::warn!(peer = %name, error = %e, "TCP MD5 key not removed from the listener");
                 }
