@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use config::schema::{LogFormat, LogLevel};
-use tern_speaker::node::{self, Options};
+use tern_speaker::node::{self, Options, Source};
 
 /// tern's BGP daemon for Calico nodes.
 #[derive(Parser, Debug)]
@@ -74,7 +74,7 @@ fn main() -> ExitCode {
         }
     };
     let options = Options {
-        config: cli.config,
+        source: Source::File(cli.config),
         recovery: cli.recovery,
         recovery_wait: Duration::from_secs(cli.recovery_wait),
         no_control: cli.no_control,

@@ -30,7 +30,8 @@ use crate::status::{BoxFut, DaemonStatus, KernelStats, StatusSource};
 /// How the daemon was started (command line).
 #[derive(Clone, Debug)]
 pub struct Options {
-    pub config: PathBuf,
+    /// Where the desired state comes from.
+    pub source: Source,
     /// Started after a restart (BIRD's `-R`): announce the R bit and defer
     /// best-path selection until the peers' End-of-RIB (RFC 4724 §4.1).
     pub recovery: bool,
@@ -38,6 +39,24 @@ pub struct Options {
     pub recovery_wait: Duration,
     /// Start no control socket / HTTP server (tests that run many nodes).
     pub no_control: bool,
+}
+
+/// Where the daemon's desired state comes from.
+#[derive(Clone, Debug)]
+pub enum Source {
+    /// A configuration file, re-read on SIGHUP / `ternctl reload`.
+    File(PathBuf),
+    /// A datastore (etcd): the state derived at start, then every change,
+    /// applied as it arrives. SIGHUP / `ternctl reload` do not apply.
+    Stream(DesiredStream),
+}
+
+/// A desired state and its later versions (datastore mode).
+#[derive(Clone, Debug)]
+pub struct DesiredStream {
+    pub initial: DesiredState,
+    /// Shared so that [`Options`] stays `Clone`; only the daemon receives.
+    pub updates: Arc<tokio::sync::Mutex<mpsc::Receiver<DesiredState>>>,
 }
 
 /// Counters of the kernel side, shared with the status renderers.
@@ -141,7 +160,14 @@ pub fn load(path: &std::path::Path) -> Result<DesiredState, String> {
 
 /// Runs the daemon until SIGTERM/SIGINT.
 pub async fn run(options: Options) -> anyhow::Result<()> {
-    let state = load(&options.config).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (state, stream) = match &options.source {
+        Source::File(path) => (load(path).map_err(|e| anyhow::anyhow!("{e}"))?, None),
+        Source::Stream(s) => (s.initial.clone(), Some(s.updates.clone())),
+    };
+    let mut updates = match &stream {
+        Some(m) => Some(m.lock().await),
+        None => None,
+    };
     let started = SystemTime::now();
     let mut rib = RibConfig::new(state.asn, state.router_id);
     rib.cluster_id = state.rr_cluster_id;
@@ -230,6 +256,13 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
                 Some(ev) => node.kernel_event(ev).await,
                 None => { warn!("the kernel watch stopped"); fib_events = None; }
             },
+            new = recv_state(&mut updates) => match new {
+                Some(new) => match node.apply(new).await {
+                    Ok(s) => info!("datastore change: {s}"),
+                    Err(e) => error!("datastore change not applied: {e}"),
+                },
+                None => { warn!("the datastore watch stopped; running with the last state"); updates = None; }
+            },
             reply = reload_rx.recv() => if let Some(reply) = reply {
                 let _ = reply.send(node.reload().await);
             },
@@ -252,6 +285,15 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     }
     info!("stopped");
     Ok(())
+}
+
+async fn recv_state(
+    updates: &mut Option<tokio::sync::MutexGuard<'_, mpsc::Receiver<DesiredState>>>,
+) -> Option<DesiredState> {
+    match updates {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
 }
 
 async fn recv_kernel(events: &mut Option<FibEvents>) -> Option<LocalRouteEvent> {
@@ -447,7 +489,20 @@ impl Node {
     /// Re-reads the file and applies the difference. An invalid file
     /// changes nothing.
     async fn reload(&mut self) -> Result<String, String> {
-        let new = load(&self.options.config)?;
+        match &self.options.source {
+            Source::File(path) => {
+                let new = load(path)?;
+                self.apply(new).await
+            }
+            Source::Stream(_) => {
+                Err("datastore mode: the configuration comes from the datastore and is applied as it changes".into())
+            }
+        }
+    }
+
+    /// Moves to `new`, touching only what differs: unchanged peers keep
+    /// their sessions.
+    pub async fn apply(&mut self, new: DesiredState) -> Result<String, String> {
         let d: PeerDiff = config::diff(&self.state, &new);
         let calico_changed = new.calico != self.state.calico;
         if d.is_empty() && !calico_changed {
