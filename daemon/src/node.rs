@@ -48,7 +48,7 @@ pub enum Source {
     File(PathBuf),
     /// A datastore (etcd): the state derived at start, then every change,
     /// applied as it arrives. SIGHUP / `ternctl reload` do not apply.
-    Stream(DesiredStream),
+    Stream(Box<DesiredStream>),
 }
 
 /// A desired state and its later versions (datastore mode).
