@@ -96,6 +96,11 @@ cargo build --workspace --all-targets || die "build failed"
 step "tests (cargo nextest run --workspace)"
 cargo nextest run --workspace || die "tests failed (see the nextest summary above)"
 
+step "demo (ternctl demo, the README's first command, on the debug build)"
+TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
+timeout --kill-after=10 120 "$TARGET_DIR/debug/ternctl" demo --speaker "$TARGET_DIR/debug/tern-speaker" ||
+  die "ternctl demo failed"
+
 step "clippy"
 cargo clippy --workspace --all-targets -- -D warnings || die "clippy found warnings"
 
