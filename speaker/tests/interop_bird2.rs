@@ -45,3 +45,19 @@ fn interop_harness_parses_bird_routes() {
     assert_eq!(r[2].proto, "s4");
     assert_eq!(r[2].kind, "blackhole");
 }
+
+/// Enhanced route refresh (RFC 7313) negotiated with BIRD 2 (which
+/// announces it by default): refreshes both ways are framed by BoRR/EoRR
+/// and leave every route in place, none stale.
+#[test]
+fn interop_bird2_ipv4_enhanced_route_refresh() {
+    let (tern, bird, name) = interop::scenario::pair(Kind::Bird2, 5, false, |_| {});
+    let mut spec = interop::scenario::spec_for(&tern, Kind::Bird2, 2, interop::scenario::DAEMON_AS, false);
+    spec.fsm.enhanced_route_refresh = true;
+    tern.reset_peer(spec);
+    bird.wait_established(false);
+    tern.wait_established(&name);
+    let caps = tern.peer(&name).peer_capabilities;
+    assert!(caps.iter().any(|c| c == "enhanced-refresh"), "BIRD announced enhanced route refresh: {caps:?}");
+    interop::scenario::route_refresh(&tern, bird.as_ref(), &name, 2, false);
+}

@@ -70,6 +70,9 @@ pub trait Daemon {
     /// Updates the daemon counted from tern, or routes it received: a
     /// number that grows when tern re-sends.
     fn received_count(&self, v6: bool) -> u64;
+    /// ROUTE-REFRESH messages the daemon counted from tern, where it shows
+    /// such a counter (GoBGP, FRR; not BIRD).
+    fn refreshes_received(&self, v6: bool) -> Option<u64>;
     /// SIGKILL.
     fn kill(&mut self);
     /// Start again with the same config.
@@ -306,6 +309,10 @@ impl Daemon for BirdPeer {
         self.import_updates_received(v6)
     }
 
+    fn refreshes_received(&self, _v6: bool) -> Option<u64> {
+        None
+    }
+
     fn kill(&mut self) {
         self.birds.iter_mut().for_each(Bird::kill);
     }
@@ -441,6 +448,13 @@ impl Daemon for GobgpPeer {
         let out = self.gobgp.cmd(&["neighbor", self.neighbor(v6), "-j"]).unwrap_or_default();
         let v: serde_json::Value = serde_json::from_str(&out).unwrap_or_default();
         v["state"]["messages"]["received"]["update"].as_u64().unwrap_or(0)
+    }
+
+    fn refreshes_received(&self, v6: bool) -> Option<u64> {
+        let out = self.gobgp.cmd(&["neighbor", self.neighbor(v6), "-j"]).ok()?;
+        let v: serde_json::Value = serde_json::from_str(&out).ok()?;
+        // Zero counters are left out of GoBGP's JSON.
+        Some(v["state"]["messages"]["received"]["refresh"].as_u64().unwrap_or(0))
     }
 
     fn kill(&mut self) {
@@ -581,6 +595,13 @@ impl Daemon for FrrPeer {
         let out = self.frr.vtysh(&format!("show bgp neighbors {n} json")).unwrap_or_default();
         let v: serde_json::Value = serde_json::from_str(&out).unwrap_or_default();
         v[n]["messageStats"]["updatesRecv"].as_u64().unwrap_or(0)
+    }
+
+    fn refreshes_received(&self, v6: bool) -> Option<u64> {
+        let n = self.neighbor(v6);
+        let out = self.frr.vtysh(&format!("show bgp neighbors {n} json")).ok()?;
+        let v: serde_json::Value = serde_json::from_str(&out).ok()?;
+        v[n]["messageStats"]["routeRefreshRecv"].as_u64()
     }
 
     fn kill(&mut self) {

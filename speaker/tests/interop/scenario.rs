@@ -150,8 +150,16 @@ pub fn route_refresh(tern: &Tern, d: &dyn Daemon, name: &str, k: u8, v6: bool) {
     wait_tern_has(tern, name, &theirs);
     let before = tern.peer(name);
 
-    // tern → daemon: ROUTE-REFRESH; the daemon re-sends its two routes.
+    // tern → daemon: ROUTE-REFRESH; the daemon counts it where it can and
+    // re-sends its two routes.
+    let refreshes = d.refreshes_received(v6);
     tern.route_refresh(name, family(v6));
+    if let Some(before) = refreshes {
+        wait_for(&format!("{} to count tern's ROUTE-REFRESH", d.label()), || match d.refreshes_received(v6) {
+            Some(now) if now == before + 1 => Ok(()),
+            other => Err((before, other)),
+        });
+    }
     let after = wait_for("tern to count the re-sent routes", || {
         let p = tern.peer(name);
         if p.updates_in > before.updates_in {
@@ -162,6 +170,16 @@ pub fn route_refresh(tern: &Tern, d: &dyn Daemon, name: &str, k: u8, v6: bool) {
     });
     assert_eq!(after.transitions, before.transitions, "the session did not restart");
     wait_tern_has(tern, name, &theirs);
+    // With enhanced route refresh the peer's BoRR marks them stale and its
+    // EoRR sweeps what was not re-sent: all were, so none stays stale.
+    wait_for("no stale route after the refresh", || {
+        let routes = tern.routes_from(name);
+        if routes.iter().all(|r| !r.stale) && tern_set(&routes) == set(&theirs) {
+            Ok(())
+        } else {
+            Err(format!("{routes:#?}"))
+        }
+    });
 
     // daemon → tern: the daemon asks, tern re-sends.
     let count = d.received_count(v6);
