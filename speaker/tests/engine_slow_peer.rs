@@ -4,80 +4,15 @@
 mod engine_common;
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use bgp_proto::attribute::RawAttribute;
-use bgp_proto::{Capability, Context, Family, Framer, Message, Open};
-use bytes::{Bytes, BytesMut};
+use bgp_proto::{Family, Message};
+use bytes::Bytes;
 use engine_common::*;
 use speaker::engine::{EngineTuning, RouteFilter};
 use speaker::fsm::State;
-
-/// A hand-driven BGP speaker on a blocking socket with a small receive
-/// buffer, so that a few kilobytes it does not read stall its sender.
-struct RawPeer {
-    sock: std::net::TcpStream,
-    framer: Framer,
-}
-
-impl RawPeer {
-    fn connect(local: &str, remote: SocketAddr) -> RawPeer {
-        let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
-        s.set_recv_buffer_size(4096).expect("rcvbuf");
-        s.bind(&SocketAddr::new(ip(local), 0).into()).expect("bind");
-        s.connect_timeout(&remote.into(), WAIT).expect("connect");
-        let sock: std::net::TcpStream = s.into();
-        sock.set_read_timeout(Some(Duration::from_millis(200))).expect("timeout");
-        RawPeer { sock, framer: Framer::with_max_message_len(4096) }
-    }
-
-    fn send(&mut self, msg: &Message) {
-        let mut buf = BytesMut::new();
-        msg.encode(&Context::default(), &mut buf).expect("encode");
-        self.sock.write_all(&buf).expect("write");
-    }
-
-    /// The next message, or `None` when nothing came within the read timeout.
-    fn next(&mut self) -> Option<Message> {
-        loop {
-            if let Some(frame) = self.framer.next_frame().expect("framing") {
-                return Some(frame.decode(&Context::default()).expect("decode"));
-            }
-            let mut buf = [0u8; 65536];
-            match self.sock.read(&mut buf) {
-                Ok(0) => panic!("engine closed the connection"),
-                Ok(n) => self.framer.push(buf.get(..n).unwrap_or_default()),
-                Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
-                    return None
-                }
-                Err(e) => panic!("read: {e}"),
-            }
-        }
-    }
-
-    /// OPEN (hold time 0: no keepalives needed while we do not read) and
-    /// KEEPALIVE until the engine's KEEPALIVE.
-    fn establish(&mut self, asn: u32, id: &str) {
-        let caps = vec![Capability::Multiprotocol(Family::IPV4_UNICAST), Capability::FourOctetAs(asn)];
-        self.send(&Message::Open(Open::new(asn, 0, v4(id), caps)));
-        let deadline = Instant::now() + WAIT;
-        let mut opened = false;
-        while Instant::now() < deadline {
-            match self.next() {
-                Some(Message::Open(_)) => {
-                    opened = true;
-                    self.send(&Message::Keepalive);
-                }
-                Some(Message::Keepalive) if opened => return,
-                Some(other) => panic!("unexpected {other:?}"),
-                None => {}
-            }
-        }
-        panic!("no session");
-    }
-}
 
 /// Engine A (queue limit 1 MiB) feeds engine B and a raw peer S that stops
 /// reading after the OPEN exchange. A originates 6,000 routes (one 1.2 KB
@@ -100,7 +35,7 @@ async fn slow_reader_does_not_stall_others_and_catches_up() {
     let remote = SocketAddr::new(a.addr, PORT);
     let mut s = tokio::task::spawn_blocking(move || {
         let mut s = RawPeer::connect("127.33.12.3", remote);
-        s.establish(65000, "127.33.12.3");
+        s.establish(65000, "127.33.12.3", Vec::new());
         s
     })
     .await

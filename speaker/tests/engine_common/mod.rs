@@ -3,11 +3,13 @@
 #![allow(dead_code)]
 
 use std::future::Future;
+use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bgp_proto::attribute::{MpNextHop, MpNlri, MpReach};
-use bgp_proto::{Family, Nlri, PathAttributes};
+use bgp_proto::{Capability, Context, Family, Framer, Message, Nlri, Open, PathAttributes};
+use bytes::BytesMut;
 use speaker::engine::{Engine, EngineConfig, EngineTuning, Event, PeerSpec, RouteFilter, TtlMode};
 use speaker::fsm::State;
 use speaker::rib::{AddPathSend, NextHopMode, RibConfig};
@@ -240,4 +242,88 @@ pub fn row(prefix: &str, from: Option<&str>, nh: &str, originator: Option<&str>,
         originator.map(v4),
         clusters.iter().map(|c| v4(c)).collect(),
     )
+}
+
+/// A hand-driven BGP speaker on a blocking socket with a small receive
+/// buffer, so that a few kilobytes it does not read stall its sender.
+pub struct RawPeer {
+    sock: std::net::TcpStream,
+    framer: Framer,
+}
+
+impl RawPeer {
+    pub fn connect(local: &str, remote: SocketAddr) -> RawPeer {
+        let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
+        s.set_recv_buffer_size(4096).expect("rcvbuf");
+        s.bind(&SocketAddr::new(ip(local), 0).into()).expect("bind");
+        s.connect_timeout(&remote.into(), WAIT).expect("connect");
+        let sock: std::net::TcpStream = s.into();
+        sock.set_read_timeout(Some(Duration::from_millis(200))).expect("timeout");
+        RawPeer { sock, framer: Framer::with_max_message_len(4096) }
+    }
+
+    pub fn send(&mut self, msg: &Message) {
+        let mut buf = BytesMut::new();
+        msg.encode(&Context::default(), &mut buf).expect("encode");
+        self.send_raw(&buf);
+    }
+
+    /// Writes bytes as they are (a malformed message, say).
+    pub fn send_raw(&mut self, bytes: &[u8]) {
+        self.sock.write_all(bytes).expect("write");
+    }
+
+    /// The next message within [`WAIT`], skipping KEEPALIVEs.
+    pub fn expect_message(&mut self) -> Message {
+        let deadline = Instant::now() + WAIT;
+        while Instant::now() < deadline {
+            match self.next() {
+                Some(Message::Keepalive) | None => {}
+                Some(m) => return m,
+            }
+        }
+        panic!("no message from the engine");
+    }
+
+    /// The next message, or `None` when nothing came within the read
+    /// timeout or the engine closed the connection.
+    pub fn next(&mut self) -> Option<Message> {
+        loop {
+            if let Some(frame) = self.framer.next_frame().expect("framing") {
+                return Some(frame.decode(&Context::default()).expect("decode"));
+            }
+            let mut buf = [0u8; 65536];
+            match self.sock.read(&mut buf) {
+                Ok(0) => return None,
+                Ok(n) => self.framer.push(buf.get(..n).unwrap_or_default()),
+                Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
+                    return None
+                }
+                Err(e) => panic!("read: {e}"),
+            }
+        }
+    }
+
+    /// OPEN (hold time 0: no keepalives needed while we do not read) with
+    /// IPv4 unicast, 4-octet AS and `more` capabilities, and KEEPALIVE until
+    /// the engine's KEEPALIVE.
+    pub fn establish(&mut self, asn: u32, id: &str, more: Vec<Capability>) {
+        let mut caps = vec![Capability::Multiprotocol(Family::IPV4_UNICAST), Capability::FourOctetAs(asn)];
+        caps.extend(more);
+        self.send(&Message::Open(Open::new(asn, 0, v4(id), caps)));
+        let deadline = Instant::now() + WAIT;
+        let mut opened = false;
+        while Instant::now() < deadline {
+            match self.next() {
+                Some(Message::Open(_)) => {
+                    opened = true;
+                    self.send(&Message::Keepalive);
+                }
+                Some(Message::Keepalive) if opened => return,
+                Some(other) => panic!("unexpected {other:?}"),
+                None => {}
+            }
+        }
+        panic!("no session");
+    }
 }
