@@ -28,8 +28,12 @@ pub struct Seen {
 /// Optional parts of a daemon's peering with tern.
 #[derive(Clone, Debug, Default)]
 pub struct Opts {
-    /// iBGP when equal to [`TERN_AS`].
+    /// iBGP when equal to tern's AS.
     pub asn: u32,
+    /// tern's AS when not [`TERN_AS`].
+    pub tern_as: Option<u32>,
+    /// BIRD: more `protocol bgp` options (`ttl security yes;`, ...).
+    pub bird_session: String,
     /// Run the IPv4 session (to 127.77.n.1) and/or the IPv6 one (`::1`).
     pub ipv4: bool,
     pub ipv6: bool,
@@ -50,6 +54,12 @@ pub struct Opts {
     /// BIRD: announce IPv4 routes with this next hop rather than itself
     /// (GoBGP drops routes with a loopback next hop).
     pub v4_next_hop: Option<Ipv4Addr>,
+}
+
+impl Opts {
+    pub fn tern_as(&self) -> u32 {
+        self.tern_as.unwrap_or(TERN_AS)
+    }
 }
 
 pub trait Daemon {
@@ -120,7 +130,9 @@ fn bird_session_opts(opts: &Opts) -> String {
     if let Some(t) = opts.graceful_restart {
         s += &format!(" graceful restart on; graceful restart time {t};");
     }
-    if opts.asn != TERN_AS {
+    s += " ";
+    s += &opts.bird_session;
+    if opts.asn != opts.tern_as() {
         s += " multihop;";
     }
     s
@@ -128,6 +140,7 @@ fn bird_session_opts(opts: &Opts) -> String {
 
 impl BirdPeer {
     pub fn bird2(net: Net, k: u8, opts: &Opts) -> BirdPeer {
+        let tern_as = opts.tern_as();
         let session = bird_session_opts(opts);
         let add_path = if opts.add_path_rx { " add paths rx;" } else { "" };
         let mut body = bird_statics(Version::V2, &opts.v4_prefixes) + &bird_statics(Version::V2, &opts.v6_prefixes);
@@ -139,7 +152,7 @@ impl BirdPeer {
         }
         if opts.ipv4 {
             body += &format!(
-                "protocol bgp tern4 {{\n  local {a} port {p} as {asn};\n  neighbor {t} port {tp} as {TERN_AS};\n  \
+                "protocol bgp tern4 {{\n  local {a} port {p} as {asn};\n  neighbor {t} port {tp} as {tern_as};\n  \
                  strict bind yes; {session}\n  ipv4 {{ import all; {export}{add_path} }};\n}}\n",
                 a = net.v4(k),
                 p = net.port(k),
@@ -153,7 +166,7 @@ impl BirdPeer {
             // hop to a neighbor with that address ("Invalid NEXT_HOP
             // attribute - neighbor address ::1"), so it gets one of its own.
             body += &format!(
-                "protocol bgp tern6 {{\n  local ::1 port {p} as {asn};\n  neighbor ::1 port {tp6} as {TERN_AS};\n  \
+                "protocol bgp tern6 {{\n  local ::1 port {p} as {asn};\n  neighbor ::1 port {tp6} as {tern_as};\n  \
                  strict bind yes; {session}\n  ipv6 {{ import all; {export}{add_path} \
                  next hop address {nh}; }};\n}}\n",
                 p = net.port(k),
@@ -167,11 +180,12 @@ impl BirdPeer {
     }
 
     pub fn bird1(net: Net, k: u8, opts: &Opts) -> BirdPeer {
+        let tern_as = opts.tern_as();
         let session = bird_session_opts(opts);
         let add_path = if opts.add_path_rx { " add paths rx;" } else { "" };
         let v4 = format!(
             "listen bgp address {a} port {p};\n{}\
-             protocol bgp tern4 {{\n  local {a} as {asn};\n  neighbor {t} port {tp} as {TERN_AS};\n  {session}\n  \
+             protocol bgp tern4 {{\n  local {a} as {asn};\n  neighbor {t} port {tp} as {tern_as};\n  {session}\n  \
              import all; {export}{add_path}\n}}\n",
             bird_statics(Version::V1, &opts.v4_prefixes),
             export = match opts.v4_next_hop {
@@ -191,7 +205,7 @@ impl BirdPeer {
         // address`, so the export filter sets one.
         let v6 = format!(
             "listen bgp address ::1 port {p};\n{}\
-             protocol bgp tern6 {{\n  local ::1 as {asn};\n  neighbor ::1 port {tp6} as {TERN_AS};\n  {session}\n  \
+             protocol bgp tern6 {{\n  local ::1 as {asn};\n  neighbor ::1 port {tp6} as {tern_as};\n  {session}\n  \
              import all;{add_path}\n  \
              export filter {{ if source = RTS_STATIC then {{ bgp_next_hop = {nh}; accept; }} reject; }};\n}}\n",
             bird_statics(Version::V1Ipv6, &opts.v6_prefixes),
@@ -333,9 +347,10 @@ pub struct GobgpPeer {
 
 impl GobgpPeer {
     pub fn start(net: Net, k: u8, opts: &Opts) -> GobgpPeer {
+        let tern_as = opts.tern_as();
         let neighbor = |addr: String, remote_port: u16, local: String, family: &str| {
             let mut s = format!(
-                "[[neighbors]]\n  [neighbors.config]\n    neighbor-address = \"{addr}\"\n    peer-as = {TERN_AS}\n"
+                "[[neighbors]]\n  [neighbors.config]\n    neighbor-address = \"{addr}\"\n    peer-as = {tern_as}\n"
             );
             if let Some(pw) = &opts.password {
                 s += &format!("    auth-password = \"{pw}\"\n");
@@ -477,6 +492,7 @@ pub struct FrrPeer {
 
 impl FrrPeer {
     pub fn start(net: Net, k: u8, opts: &Opts) -> FrrPeer {
+        let tern_as = opts.tern_as();
         let t4 = net.v4(1);
         let mut body = format!(
             "router bgp {asn}\n bgp router-id {rid}\n no bgp ebgp-requires-policy\n no bgp default ipv4-unicast\n",
@@ -495,7 +511,7 @@ impl FrrPeer {
         }
         for (addr, port, src) in sessions {
             body += &format!(
-                " neighbor {addr} remote-as {TERN_AS}\n neighbor {addr} port {port}\n neighbor {addr} update-source {src}\n \
+                " neighbor {addr} remote-as {tern_as}\n neighbor {addr} port {port}\n neighbor {addr} update-source {src}\n \
                  neighbor {addr} disable-connected-check\n neighbor {addr} timers connect 2\n"
             );
             if let Some(pw) = &opts.password {

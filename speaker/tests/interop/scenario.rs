@@ -7,7 +7,7 @@ use bgp_proto::Family;
 use speaker::engine::RouteInfo;
 
 use super::peers::{BirdPeer, Daemon, FrrPeer, GobgpPeer, Opts, Seen};
-use super::tern::{Tern, TERN_AS, V4, V6};
+use super::tern::{Tern, V4, V6};
 use super::{wait_for, Net};
 
 /// Prefixes tern originates in test `n`: 10.n.1.0/24, 10.n.11.0/24 or
@@ -103,7 +103,7 @@ pub fn routes_both_ways(kind: Kind, tern: &Tern, d: &dyn Daemon, k: u8, daemon_a
 
     let seen = wait_daemon_has(d, v6, &ours);
     for r in &seen {
-        let want_path = if daemon_as == TERN_AS { vec![] } else { vec![TERN_AS] };
+        let want_path = if daemon_as == tern.asn { vec![] } else { vec![tern.asn] };
         assert_eq!(r.as_path, want_path, "AS path of {} in {}", r.prefix, d.label());
         assert_eq!(
             r.next_hop.parse::<IpAddr>().ok(),
@@ -117,7 +117,7 @@ pub fn routes_both_ways(kind: Kind, tern: &Tern, d: &dyn Daemon, k: u8, daemon_a
     let want_hop = daemon_next_hop(kind, net, k, v6);
     for r in &got {
         assert_eq!(tern_next_hop_of(r), Some(want_hop), "next hop of {:?} in tern: {r:#?}", r.prefix);
-        if daemon_as != TERN_AS {
+        if daemon_as != tern.asn {
             assert_eq!(tern_as_path(r), vec![daemon_as], "AS path of {:?} in tern", r.prefix);
         }
         assert!(r.best, "{:?} from {name} is tern's best route: {r:?}", r.prefix);

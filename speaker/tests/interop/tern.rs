@@ -20,13 +20,14 @@ pub const V6: Family = Family::IPV6_UNICAST;
 
 pub struct Tern {
     pub net: Net,
+    pub asn: u32,
     pub engine: Engine,
     pub events: UnboundedReceiver<Event>,
     rt: tokio::runtime::Runtime,
 }
 
 impl Tern {
-    /// tern with AS [`TERN_AS`], router ID 10.255.n.1, listening on
+    /// tern with AS [`TERN_AS`] (unless `tweak` changes it), router ID 10.255.n.1, listening on
     /// 127.77.n.1:port(0) and [::1]:port(1).
     pub fn start(net: Net) -> Tern {
         Self::start_with(net, |_| {})
@@ -37,12 +38,13 @@ impl Tern {
             tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("tokio runtime");
         let mut rib = RibConfig::new(TERN_AS, Ipv4Addr::new(10, 255, net.n, 1));
         tweak(&mut rib);
+        let asn = rib.local_as;
         let listen = vec![
             SocketAddr::new(IpAddr::V4(net.v4(1)), net.port(0)),
             SocketAddr::new(IpAddr::V6(net.v6()), net.port(1)),
         ];
         let (engine, events) = rt.block_on(Engine::start(EngineConfig { rib, listen })).expect("engine starts");
-        Tern { net, engine, events, rt }
+        Tern { net, asn, engine, events, rt }
     }
 
     pub fn router_id(&self) -> Ipv4Addr {
@@ -53,7 +55,7 @@ impl Tern {
     /// address of its family, with fast timers (connect delay 0, retry
     /// 1 s, error wait 1–2 s).
     pub fn spec(&self, name: &str, address: IpAddr, port: u16, peer_as: u32) -> PeerSpec {
-        let mut fsm = PeerConfig::new(TERN_AS, self.router_id(), peer_as);
+        let mut fsm = PeerConfig::new(self.asn, self.router_id(), peer_as);
         fsm.families = vec![if address.is_ipv4() { V4 } else { V6 }];
         fsm.hold_time = 30;
         fsm.timers = Timers {
@@ -90,6 +92,13 @@ impl Tern {
     pub fn add_peer(&self, spec: PeerSpec) {
         let name = spec.name.clone();
         self.rt.block_on(self.engine.add_peer(spec)).unwrap_or_else(|e| panic!("add_peer {name}: {e}"));
+    }
+
+    /// Stops the peer with Cease/`subcode` and an optional shutdown communication.
+    pub fn remove_peer(&self, name: &str, subcode: u8, communication: Option<&str>) {
+        self.rt
+            .block_on(self.engine.remove_peer(name, subcode, communication.map(str::to_string)))
+            .unwrap_or_else(|e| panic!("remove_peer {name}: {e}"));
     }
 
     /// Applies a changed spec (Cease/Other Configuration Change, restart).
