@@ -1,7 +1,20 @@
 //! The control plane: BIRD's control-socket protocol and the HTTP endpoints.
 //!
 //! Everything here renders from [`StatusSource`]: the daemon implements it,
-//! tests use plain data.
+//! tests use plain data ([`plain::PlainStatus`]).
+//!
+//! Control sockets ([`birdsock`], BIRD 1.6's protocol; `bird.ctl` answers
+//! for IPv4 peers and routes, `bird6.ctl` for IPv6, as Calico's two BIRD
+//! daemons do):
+//! - `show protocols [all] [NAME]`, `show status` (with the `0024`
+//!   graceful-restart block while selection is deferred), `show route [all]
+//!   [for ADDR|PREFIX] [PREFIX] [protocol NAME] [count]`, `show memory`;
+//! - `configure` (BIRD's) and `reload` (tern's): re-read the configuration;
+//! - keywords may be abbreviated where BIRD's are unique (`show proto`).
+//!
+//! HTTP ([`http`]): `/metrics` (Prometheus text, [`metrics`]), `/healthz`,
+//! `/readyz` (calico-node's `-bird-ready` rule), `/peers` and
+//! `/routes?prefix=P&for=A&family=ipv4|ipv6&peer=NAME` as JSON ([`json`]).
 
 pub mod bird_format;
 pub mod birdsock;

@@ -1,6 +1,6 @@
 //! BIRD's control socket: a unix stream socket, a `0001` greeting, then
 //! one command per line, each answered with numbered reply lines
-//! ([`bird_format`]). calicoctl, calico-node's health checks and `birdcl`
+//! ([`bird_format`](super::bird_format)). calicoctl, calico-node's health checks and `birdcl`
 //! talk to it unchanged.
 //!
 //! BIRD 1.6 runs one daemon per address family; calico-node asks

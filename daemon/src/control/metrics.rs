@@ -1,6 +1,6 @@
 //! `/metrics` in the Prometheus text exposition format (0.0.4).
 //!
-//! Rendered from one snapshot of [`StatusSource`] per scrape rather than
+//! Rendered from one snapshot of [`StatusSource`](crate::status::StatusSource) per scrape rather than
 //! kept in a registry: the engine already counts everything per peer, and
 //! a snapshot cannot drift from what `show protocols` says.
 
