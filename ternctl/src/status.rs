@@ -63,7 +63,7 @@ pub fn peer_rows(reply: &Reply, ip_sep: char) -> Result<Vec<PeerRow>, String> {
                     info.push_str(extra);
                 }
                 rows.push(PeerRow {
-                    address: ip.replace('_', &ip_sep.to_string()),
+                    address: peer_address(ip, ip_sep),
                     kind,
                     state: cols[3].to_string(),
                     since: cols[4].to_string(),
@@ -74,6 +74,21 @@ pub fn peer_rows(reply: &Reply, ip_sep: char) -> Result<Vec<PeerRow>, String> {
         }
     }
     Ok(rows)
+}
+
+/// The address part of a Calico protocol name: `_` for `.` (IPv4) or `:`
+/// (IPv6). A `_port_N` suffix (Calico's name for a peer on another port)
+/// becomes `ADDR:N` / `[ADDR]:N`, where calicoctl would print
+/// `ADDR.port.N`.
+fn peer_address(name_part: &str, ip_sep: char) -> String {
+    let sep = ip_sep.to_string();
+    if let Some((ip, port)) = name_part.rsplit_once("_port_") {
+        if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) {
+            let ip = ip.replace('_', &sep);
+            return if ip_sep == ':' { format!("[{ip}]:{port}") } else { format!("{ip}:{port}") };
+        }
+    }
+    name_part.replace('_', &sep)
 }
 
 fn peers_table(rows: &[PeerRow]) -> String {
@@ -175,4 +190,17 @@ pub fn peer(args: &SocketArgs, name: &str) -> Result<ExitCode, ClientError> {
 pub fn reload(args: &SocketArgs) -> Result<ExitCode, ClientError> {
     let reply = Client::connect(&args.socket)?.command("reload")?;
     Ok(show(&reply))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_from_calico_names() {
+        assert_eq!(peer_address("10_0_0_2", '.'), "10.0.0.2");
+        assert_eq!(peer_address("fd80_24e2_f998_72d7__2", ':'), "fd80:24e2:f998:72d7::2");
+        assert_eq!(peer_address("127_77_2_1_port_1179", '.'), "127.77.2.1:1179");
+        assert_eq!(peer_address("fd00__1_port_1179", ':'), "[fd00::1]:1179");
+    }
 }
