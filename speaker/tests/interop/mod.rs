@@ -8,6 +8,20 @@
 //! 127.77.n.x for IPv4 (tern is .1) and ports 20000 + 16·n + k, so that
 //! nextest's parallel test processes never collide. IPv6 sessions run over
 //! `::1`, told apart by those ports. No daemon listens on port 179.
+//!
+//! What the real daemons do that shapes these tests:
+//! - BIRD 2 binds its BGP listener to 0.0.0.0 whatever `local` says, unless
+//!   `strict bind yes`; BIRD 1.6.8 takes `listen bgp address A port P` and
+//!   `neighbor X port P`, so it needs no port 179 either.
+//! - GoBGP treats a loopback NEXT_HOP as invalid (treat-as-withdraw) and
+//!   FRR resets the session over it (martian next hop): towards them tern
+//!   keeps an explicit 192.0.2.n / 2001:db8:n:1::1 next hop.
+//! - BIRD (2 and 1.6) will not announce a next hop equal to the
+//!   neighbor's address: with both ends on `::1` it is given another one.
+//! - GoBGP's `neighbor softresetin` re-applies policy to its kept
+//!   Adj-RIB-In and sends no ROUTE-REFRESH; its JSON leaves out zero
+//!   counters; gobgpd's pprof port (6060) collides across instances.
+//! - FRR's bgpd without zebra considers every next hop valid.
 #![allow(dead_code)]
 
 pub mod bird;
