@@ -2,6 +2,7 @@
 
 mod interop;
 
+use interop::peers::Daemon;
 use interop::scenario::{check_route_refresh, check_routes, Kind};
 
 #[test]
@@ -60,4 +61,75 @@ fn interop_bird2_ipv4_enhanced_route_refresh() {
     let caps = tern.peer(&name).peer_capabilities;
     assert!(caps.iter().any(|c| c == "enhanced-refresh"), "BIRD announced enhanced route refresh: {caps:?}");
     interop::scenario::route_refresh(&tern, bird.as_ref(), &name, 2, false);
+}
+
+/// 2,000 prefixes each way in IPv4 and in IPv6 (many NLRI per UPDATE, as
+/// both sides pack them): every one arrives, and every one is withdrawn.
+#[test]
+fn interop_bird2_many_prefixes() {
+    for (n, v6) in [(6u8, false), (7, true)] {
+        let (tern, bird, name) = many_prefixes_pair(n, v6);
+        interop::wait_for(&format!("BIRD to hold tern's 2000 prefixes (IPv6: {v6})"), || {
+            let got = bird.learned(v6).len();
+            if got == 2000 {
+                Ok(())
+            } else {
+                Err(got)
+            }
+        });
+        interop::wait_for(&format!("tern to hold BIRD's 2000 prefixes (IPv6: {v6})"), || {
+            let got = tern.routes_from(&name).len();
+            if got == 2000 {
+                Ok(())
+            } else {
+                Err(got)
+            }
+        });
+        for p in many(1, v6) {
+            tern.withdraw(&p);
+        }
+        bird.withdraw_static("many");
+        interop::wait_for("BIRD to drop them all", || match bird.learned(v6).len() {
+            0 => Ok(()),
+            n => Err(n),
+        });
+        interop::wait_for("tern to drop them all", || match tern.routes_from(&name).len() {
+            0 => Ok(()),
+            n => Err(n),
+        });
+    }
+}
+
+/// 2,000 prefixes of source `k`: 172.(16+k).x.y/28 or 2001:db8:f00k::x:y0/124.
+fn many(k: u8, v6: bool) -> Vec<String> {
+    (0..2000u32)
+        .map(|i| {
+            if v6 {
+                format!("2001:db8:f00{k}::{:x}:{:x}0/124", i / 256, i % 256)
+            } else {
+                format!("172.{}.{}.{}/28", 16 + k, i / 16, (i % 16) * 16)
+            }
+        })
+        .collect()
+}
+
+fn many_prefixes_pair(n: u8, v6: bool) -> (interop::tern::Tern, interop::peers::BirdPeer, String) {
+    use interop::peers::{BirdPeer, Opts};
+    use interop::scenario::{peer_name, spec_for, DAEMON_AS};
+    let net = interop::Net::new(n);
+    let tern = interop::tern::Tern::start(net);
+    for p in many(1, v6) {
+        tern.originate(&p, None);
+    }
+    let routes: String = many(2, v6).iter().map(|p| format!("route {p} blackhole; ")).collect();
+    let opts = Opts {
+        asn: DAEMON_AS,
+        ipv4: !v6,
+        ipv6: v6,
+        bird_extra: format!("protocol static many {{ {} {routes} }}\n", if v6 { "ipv6;" } else { "ipv4;" }),
+        ..Opts::default()
+    };
+    let bird = BirdPeer::bird2(net, 2, &opts);
+    tern.add_peer(spec_for(&tern, Kind::Bird2, 2, DAEMON_AS, v6));
+    (tern, bird, peer_name(2, v6))
 }

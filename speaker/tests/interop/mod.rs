@@ -167,32 +167,33 @@ fn tail(path: &Path) -> String {
 }
 
 /// Runs a client command (birdc, gobgp, vtysh) with a bound: its stdout,
-/// or `Err` with what went wrong.
+/// or `Err` with what went wrong. The output is read while the command
+/// runs (a full pipe would otherwise stall it).
 pub fn run(cmd: &mut Command) -> Result<String, String> {
-    let mut child = cmd
+    let what = format!("{cmd:?}");
+    let child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| format!("{cmd:?}: {e}"))?;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        match child.try_wait() {
-            Ok(Some(_)) => break,
-            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
-            _ => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(format!("{cmd:?} did not finish in 10 s"));
-            }
+        .map_err(|e| format!("{what}: {e}"))?;
+    let pid = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    let out = match rx.recv_timeout(Duration::from_secs(10)) {
+        Ok(out) => out.map_err(|e| format!("{what}: {e}"))?,
+        Err(_) => {
+            let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
+            return Err(format!("{what} did not finish in 10 s"));
         }
-    }
-    let out = child.wait_with_output().map_err(|e| e.to_string())?;
+    };
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     if out.status.success() {
         Ok(stdout)
     } else {
-        Err(format!("{cmd:?}: {}: {stdout}{}", out.status, String::from_utf8_lossy(&out.stderr)))
+        Err(format!("{what}: {}: {stdout}{}", out.status, String::from_utf8_lossy(&out.stderr)))
     }
 }
 
