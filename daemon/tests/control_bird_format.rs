@@ -185,3 +185,61 @@ fn show_memory_has_birds_layout() {
 fn unknown_command_is_birds_syntax_error() {
     assert_eq!(fmt::syntax_error(), section(MESH, "bogus command"));
 }
+
+/// 2026-11-27 06:03:12 UTC, the start of the peer-states capture.
+fn states_start() -> std::time::SystemTime {
+    at(41_763)
+}
+
+/// The two peers of `bird-1.6.8-peer-states.txt` (BIRD's default filters,
+/// no description).
+fn state_peers(since: std::time::SystemTime) -> Vec<tern_speaker::status::PeerStatus> {
+    let mut active = peer("Mesh_127_88_0_2", "127.88.0.2", State::Active, since);
+    active.last_error = Some("Socket: Connection refused".to_string());
+    active.export_name = "REJECT".to_string();
+    let mut passive = peer("Mesh_127_88_0_3", "127.88.0.3", State::Active, since);
+    passive.passive = true;
+    passive.export_name = "REJECT".to_string();
+    vec![active, passive]
+}
+
+#[test]
+fn active_and_passive_rows_match_bird() {
+    let bird = section(STATES, "show protocols");
+    let ours = fmt::show_protocols(&state_peers(states_start()), states_start() + Duration::from_secs(6));
+    assert_eq!(bgp_rows(&ours), bgp_rows(&bird)[..2]);
+}
+
+/// BIRD's block without what tern does not show: the `Description:` line
+/// when none is configured, and the `Connect delay:` timer.
+fn without_untracked_lines(reply: &str) -> String {
+    reply
+        .lines()
+        .filter(|l| !l.contains("Description:") && !l.contains("Connect delay:"))
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
+#[test]
+fn active_and_passive_details_match_bird() {
+    let since = states_start() + Duration::from_secs(1);
+    let peers = state_peers(since);
+    for (p, name) in peers.iter().zip(["Mesh_127_88_0_2", "Mesh_127_88_0_3"]) {
+        let bird = section(STATES, &format!("show protocols all {name}"));
+        let ours = fmt::show_protocol_all(p, 0, since + Duration::from_secs(5));
+        // BIRD's first details line carries the 1006 code; without the
+        // description that is the Preference line.
+        let ours = without_untracked_lines(&ours).replacen("\n   Preference:", "\n1006-  Preference:", 1);
+        assert_eq!(ours, without_untracked_lines(&bird), "{name}");
+    }
+}
+
+#[test]
+fn refusals_match_bird() {
+    use tern_speaker::control::birdsock::{parse, ParseError};
+    assert_eq!(parse("show stat"), Err(ParseError::Syntax));
+    assert_eq!(fmt::syntax_error(), section(STATES, "show stat"));
+    assert_eq!(fmt::not_in_table(), section(STATES, "show route for 10.65.9.1"));
+    assert_eq!(fmt::not_in_table(), section(STATES, "show route 10.65.9.0/26"));
+    assert_eq!(fmt::no_such_protocol("Nope"), section(STATES, "show protocols all Nope"));
+}

@@ -134,8 +134,11 @@ pub fn parse(line: &str) -> Result<Command, ParseError> {
     let Some(first) = w.first() else { return Ok(Command::Nothing) };
     match keyword(first, &["show", "configure", "reload", "restart", "enable", "disable", "dump", "debug", "down"]) {
         Some("show") => parse_show(&w[1..]),
-        // `configure [soft] ["file"]`: the file is tern's own.
-        Some("configure") if w.len() <= 3 => Ok(Command::Reload),
+        // `configure [soft]`: tern re-reads its own file (BIRD's `configure
+        // check|confirm|undo|timeout` have no counterpart).
+        Some("configure") if w.len() == 1 || (w.len() == 2 && keyword(&w[1], &["soft"]).is_some()) => {
+            Ok(Command::Reload)
+        }
         Some("reload") if w.len() == 1 => Ok(Command::Reload),
         _ => Err(ParseError::Syntax),
     }
@@ -462,6 +465,8 @@ mod tests {
     fn refused_commands() {
         for bad in [
             "bogus command",
+            "configure check",
+            "configure x y",
             "show s",
             "show stat",
             "show",

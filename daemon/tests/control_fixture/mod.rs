@@ -165,6 +165,7 @@ pub fn section(name: &str, command: &str) -> String {
 
 pub const MESH: &str = "bird-1.6.8-calico-mesh.txt";
 pub const GR: &str = "bird-1.6.8-calico-mesh-gr-recovery.txt";
+pub const STATES: &str = "bird-1.6.8-peer-states.txt";
 
 /// A private directory for sockets, removed on drop.
 pub struct TempDir(pub PathBuf);
