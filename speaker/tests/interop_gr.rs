@@ -129,3 +129,76 @@ fn interop_frr_gr_killed_peer_routes_stale_until_it_returns() {
 fn interop_frr_gr_killed_peer_routes_removed_after_restart_time() {
     killed_peer(Kind::Frr, 86, false);
 }
+
+/// tern as the restarting speaker (RFC 4724 §4.1): tern crashes (no
+/// NOTIFICATION); the daemon keeps tern's routes; a new tern comes up with
+/// the Restart State bit and announces only one of its two prefixes
+/// before End-of-RIB; the daemon then has exactly that one.
+fn tern_restarts(kind: Kind, n: u8) {
+    use interop::peers::Opts;
+    use interop::scenario::{expected_next_hop, start_daemon, tern_next_hop, tern_prefixes, wait_daemon_has};
+    use interop::tern::Tern;
+    use interop::Net;
+
+    let net = Net::new(n);
+    let ours = tern_prefixes(net, false);
+    let next_hop = kind.keeps_next_hop().then(|| tern_next_hop(net, false));
+    let gr = |restarting| GracefulRestartConfig { restart_time: 60, restarting, ..GracefulRestartConfig::default() };
+    let opts = Opts {
+        asn: DAEMON_AS,
+        ipv4: true,
+        v4_prefixes: prefixes(net, 2, false),
+        graceful_restart: Some(RESTART_TIME),
+        ..Opts::default()
+    };
+    let d = start_daemon(kind, net, 2, &opts);
+
+    let tern = Tern::start(net);
+    for p in &ours {
+        tern.originate(p, next_hop);
+    }
+    let mut spec = spec_for(&tern, kind, 2, DAEMON_AS, false);
+    spec.fsm.graceful_restart = Some(gr(false));
+    tern.add_peer(spec);
+    let seen = wait_daemon_has(d.as_ref(), false, &ours);
+    assert!(seen.iter().all(|r| r.next_hop.parse().ok() == Some(expected_next_hop(kind, net, false))), "{seen:?}");
+
+    tern.crash();
+    holds_for(&format!("{} to keep tern's routes while tern is away", d.label()), Duration::from_secs(3), || {
+        let got = scenario::seen_set(&d.learned(false));
+        if got == scenario::set(&ours) {
+            Ok(())
+        } else {
+            Err(got)
+        }
+    });
+
+    let tern = Tern::start(net);
+    tern.originate(&ours[1], next_hop);
+    let mut spec = spec_for(&tern, kind, 2, DAEMON_AS, false);
+    spec.fsm.graceful_restart = Some(gr(true));
+    tern.add_peer(spec);
+    d.wait_established(false);
+    wait_daemon_has(d.as_ref(), false, &ours[1..]);
+    wait_tern_has(&tern, &scenario::peer_name(2, false), &prefixes(net, 2, false));
+}
+
+#[test]
+fn interop_bird2_gr_tern_restarts() {
+    tern_restarts(Kind::Bird2, 87);
+}
+
+#[test]
+fn interop_bird1_gr_tern_restarts() {
+    tern_restarts(Kind::Bird1, 88);
+}
+
+#[test]
+fn interop_gobgp_gr_tern_restarts() {
+    tern_restarts(Kind::Gobgp, 89);
+}
+
+#[test]
+fn interop_frr_gr_tern_restarts() {
+    tern_restarts(Kind::Frr, 95);
+}

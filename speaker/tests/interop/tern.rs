@@ -24,6 +24,8 @@ pub struct Tern {
     pub engine: Engine,
     pub events: UnboundedReceiver<Event>,
     rt: tokio::runtime::Runtime,
+    /// Dropped without the orderly shutdown (see [`Tern::crash`]).
+    crashed: bool,
 }
 
 impl Tern {
@@ -44,7 +46,7 @@ impl Tern {
             SocketAddr::new(IpAddr::V6(net.v6()), net.port(1)),
         ];
         let (engine, events) = rt.block_on(Engine::start(EngineConfig { rib, listen })).expect("engine starts");
-        Tern { net, asn, engine, events, rt }
+        Tern { net, asn, engine, events, rt, crashed: false }
     }
 
     pub fn router_id(&self) -> Ipv4Addr {
@@ -164,9 +166,19 @@ impl Tern {
     }
 }
 
+impl Tern {
+    /// Stops tern as a crash would: every task dropped, the kernel closes
+    /// the sockets, no NOTIFICATION goes out.
+    pub fn crash(mut self) {
+        self.crashed = true;
+    }
+}
+
 impl Drop for Tern {
     fn drop(&mut self) {
-        self.rt.block_on(self.engine.shutdown(None));
+        if !self.crashed {
+            self.rt.block_on(self.engine.shutdown(None));
+        }
     }
 }
 
