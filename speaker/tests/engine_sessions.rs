@@ -184,6 +184,14 @@ async fn connection_refused_is_reported_as_a_socket_error() {
     })
     .await;
     assert!(seen, "{:?}", a.engine.peer("ghost").await);
+    let mut a = a;
+    let mut reasons = Vec::new();
+    while let Ok(ev) = a.events.try_recv() {
+        if let Event::PeerState { from: State::Connect, to: State::Active, reason, .. } = ev {
+            reasons.push(reason);
+        }
+    }
+    assert!(reasons.contains(&Some("Socket: Connection refused".to_string())), "{reasons:?}");
     a.engine.shutdown(None).await;
     ghost.engine.shutdown(None).await;
 }

@@ -400,7 +400,9 @@ impl Session {
     }
 
     fn state_changed(&mut self, from: State, to: State) {
-        let reason = if to < from { self.reason.take() } else { None };
+        // Going back (a failed attempt goes Connect → Active) carries why.
+        let back = to < from || (from == State::Connect && to == State::Active);
+        let reason = if back { self.reason.take() } else { None };
         if let Ok(mut st) = self.s.status.lock() {
             st.state = to;
             st.since = SystemTime::now();
