@@ -50,8 +50,10 @@
 //! for what it missed being withdrawn (and is not advertised now), the
 //! whole table again through the route-refresh path of the RIB (with
 //! BoRR/EoRR when enhanced route refresh was negotiated), and End-of-RIB.
-//! The other peers never wait for it; its memory is bounded by the limit
-//! plus one copy of its table.
+//! The initial table after Established and a catch-up table go out whole,
+//! whatever their size, and only what follows them counts against the
+//! limit. The other peers never wait for a slow one; its memory is bounded
+//! by the limit plus one copy of its table.
 //!
 //! # Sockets
 //!

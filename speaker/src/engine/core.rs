@@ -346,10 +346,16 @@ impl Core {
                     families: info.families.clone(),
                     resync_pending: false,
                     dropped_withdrawn: BTreeSet::new(),
-                    catch_up: 0,
+                    // The initial table, like a catch-up, goes out whole.
+                    catch_up: usize::MAX,
                 };
                 self.up.insert(peer, up);
-                self.rib.handle(now, rib::Input::PeerUp { peer, info: *info })
+                let out = self.rib.handle(now, rib::Input::PeerUp { peer, info: *info });
+                self.dispatch(out);
+                if let Some(up) = self.up.get_mut(&peer) {
+                    up.catch_up = up.out.queued();
+                }
+                return;
             }
             FromPeer::Down { peer, graceful } => {
                 if !self.peers.contains_key(&peer) {
