@@ -196,3 +196,26 @@ async fn session_reset_error_sends_the_prescribed_notification() {
     assert_eq!(err, Some(format!("Error: {}", want.describe())));
     a.engine.shutdown(None).await;
 }
+
+/// A peer that goes quiet after proposing a 3 s hold time: the engine
+/// sends Hold Timer Expired and reports it as BIRD does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_peer_gets_hold_timer_expired() {
+    let a = Node::start("a", "127.33.16.1", 65000).await;
+    a.engine.add_peer(raw_spec(&a, "r", "127.33.16.2")).await.expect("add");
+    let remote = SocketAddr::new(a.addr, PORT);
+    let got = tokio::task::spawn_blocking(move || {
+        let mut r = RawPeer::connect("127.33.16.2", remote);
+        r.establish_with_hold(65000, "127.33.16.2", Vec::new(), 3);
+        loop {
+            if let m @ Message::Notification(_) = r.expect_message() {
+                return m;
+            }
+        }
+    });
+    let want = bgp_proto::Notification::new(bgp_proto::error::code::HOLD_TIMER_EXPIRED, 0, Vec::new());
+    assert_eq!(got.await.expect("join"), Message::Notification(want));
+    let err = a.engine.peer("r").await.and_then(|p| p.last_error);
+    assert_eq!(err.as_deref(), Some("Hold timer expired"));
+    a.engine.shutdown(None).await;
+}

@@ -308,9 +308,14 @@ impl RawPeer {
     /// IPv4 unicast, 4-octet AS and `more` capabilities, and KEEPALIVE until
     /// the engine's KEEPALIVE.
     pub fn establish(&mut self, asn: u32, id: &str, more: Vec<Capability>) {
+        self.establish_with_hold(asn, id, more, 0);
+    }
+
+    /// [`RawPeer::establish`] proposing `hold_time`.
+    pub fn establish_with_hold(&mut self, asn: u32, id: &str, more: Vec<Capability>, hold_time: u16) {
         let mut caps = vec![Capability::Multiprotocol(Family::IPV4_UNICAST), Capability::FourOctetAs(asn)];
         caps.extend(more);
-        self.send(&Message::Open(Open::new(asn, 0, v4(id), caps)));
+        self.send(&Message::Open(Open::new(asn, hold_time, v4(id), caps)));
         let deadline = Instant::now() + WAIT;
         let mut opened = false;
         while Instant::now() < deadline {
