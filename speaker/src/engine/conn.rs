@@ -245,13 +245,46 @@ pub(super) fn spawn_writer(
 
 /// Counts the messages (and UPDATEs) in a buffer of whole messages.
 fn count_messages(buf: &[u8], c: &Counters) {
-    let mut rest = buf;
-    while let Some(h) = rest.get(..19) {
-        let len = usize::from(u16::from_be_bytes([h[16], h[17]])).max(19);
+    for (msg_type, _) in messages(buf) {
         c.messages_out.fetch_add(1, Ordering::Relaxed);
-        if h[18] == bgp_proto::message::message_type::UPDATE {
+        if msg_type == bgp_proto::message::message_type::UPDATE {
             c.updates_out.fetch_add(1, Ordering::Relaxed);
         }
+    }
+}
+
+/// The (type, body) of each message in a buffer of whole messages that we
+/// encoded ourselves (a short length field ends the walk).
+pub(super) fn messages(buf: &[u8]) -> impl Iterator<Item = (u8, &[u8])> + '_ {
+    let mut rest = buf;
+    std::iter::from_fn(move || {
+        let (header, _) = rest.split_first_chunk::<19>()?;
+        let [.., l0, l1, msg_type] = *header;
+        let len = usize::from(u16::from_be_bytes([l0, l1]));
+        let body = rest.get(19..len)?;
         rest = rest.get(len..).unwrap_or_default();
+        Some((msg_type, body))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bgp_proto::{Context, Message, Update};
+
+    #[test]
+    fn messages_are_walked_and_counted_by_type() {
+        let mut buf = BytesMut::new();
+        let ctx = Context::default();
+        Message::Keepalive.encode(&ctx, &mut buf).expect("keepalive");
+        let eor = Message::Update(Update::end_of_rib(bgp_proto::Family::IPV4_UNICAST));
+        eor.encode(&ctx, &mut buf).expect("update");
+        Message::Keepalive.encode(&ctx, &mut buf).expect("keepalive");
+        let types: Vec<(u8, usize)> = messages(&buf).map(|(t, b)| (t, b.len())).collect();
+        assert_eq!(types, vec![(4, 0), (2, 4), (4, 0)]);
+        let c = Counters::default();
+        count_messages(&buf, &c);
+        assert_eq!((c.messages_out.load(Ordering::Relaxed), c.updates_out.load(Ordering::Relaxed)), (3, 1));
+        assert_eq!(messages(buf.get(..30).unwrap_or_default()).count(), 1, "a cut message is not walked");
     }
 }

@@ -569,26 +569,22 @@ fn initial_status(spec: &PeerSpec) -> PeerStatus {
 }
 
 /// Notes the routes withdrawn in UPDATEs that a slow peer does not get.
-fn record_withdrawals(up: &mut UpPeer, messages: &[u8]) {
-    let mut rest = messages;
-    while let Some(h) = rest.get(..19) {
-        let len = usize::from(u16::from_be_bytes([h[16], h[17]])).max(19);
-        let body = rest.get(19..len).unwrap_or_default();
-        if h[18] == message_type::UPDATE && has_withdrawals(body) {
-            if let Ok(Message::Update(u)) = Message::decode(message_type::UPDATE, body, &up.ctx) {
-                for n in &u.withdrawn {
-                    up.dropped_withdrawn.insert((Family::IPV4_UNICAST, *n));
-                }
-                if let Some(unreach) = &u.attributes.mp_unreach {
-                    if let MpNlri::Prefixes(list) = &unreach.withdrawn {
-                        for n in list {
-                            up.dropped_withdrawn.insert((unreach.family, *n));
-                        }
-                    }
+fn record_withdrawals(up: &mut UpPeer, bytes: &[u8]) {
+    for (msg_type, body) in super::conn::messages(bytes) {
+        if msg_type != message_type::UPDATE || !has_withdrawals(body) {
+            continue;
+        }
+        let Ok(Message::Update(u)) = Message::decode(message_type::UPDATE, body, &up.ctx) else { continue };
+        for n in &u.withdrawn {
+            up.dropped_withdrawn.insert((Family::IPV4_UNICAST, *n));
+        }
+        if let Some(unreach) = &u.attributes.mp_unreach {
+            if let MpNlri::Prefixes(list) = &unreach.withdrawn {
+                for n in list {
+                    up.dropped_withdrawn.insert((unreach.family, *n));
                 }
             }
         }
-        rest = rest.get(len..).unwrap_or_default();
     }
 }
 
