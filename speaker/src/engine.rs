@@ -81,9 +81,11 @@
 //! every message read or written since the peer was added. Per family,
 //! `received` and `accepted` are both the Adj-RIB-In count (the RIB keeps
 //! only routes its import policy accepted) and `advertised` is the
-//! Adj-RIB-Out towards the peer. Of BIRD's route change statistics only
+//! Adj-RIB-Out towards the peer. Of BIRD's route change statistics these
+//! are filled: `import_updates.received` / `import_withdraws.received`
+//! (routes announced / withdrawn in UPDATEs received), and
 //! `import_updates.accepted` (routes held) and `export_updates.accepted`
-//! (routes advertised) are filled; the other counters stay 0.
+//! (routes advertised) as current counts; the others stay 0.
 //!
 //! # Limits
 //!

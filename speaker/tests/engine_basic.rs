@@ -53,6 +53,7 @@ async fn two_engines_exchange_ipv4_and_ipv6_routes() {
     let v4_counts = pb.prefixes.iter().find(|(f, _)| *f == Family::IPV4_UNICAST).map(|(_, c)| *c).expect("v4 counts");
     assert_eq!((v4_counts.received, v4_counts.advertised), (1, 1));
     assert!(pb.updates_in >= 2 && pb.updates_out >= 1, "{pb:?}");
+    assert_eq!(pb.import_updates.received, 2, "a announced 10.1.0.0/24 and fd00:1::/64");
 
     a.engine.withdraw_local(Family::IPV6_UNICAST, net("fd00:1::/64")).await.expect("withdraw");
     let want_b = rows(&[("10.1.0.0/24", Some("a")), ("10.2.0.0/24", None)]);

@@ -120,6 +120,10 @@ pub(super) struct Counters {
     pub updates_in: AtomicU64,
     pub messages_out: AtomicU64,
     pub updates_out: AtomicU64,
+    /// Routes announced / withdrawn in UPDATEs received (BIRD's import
+    /// updates / withdraws "received").
+    pub routes_in: AtomicU64,
+    pub withdraws_in: AtomicU64,
 }
 
 /// A chunk of whole messages to write.

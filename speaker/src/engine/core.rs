@@ -488,6 +488,8 @@ impl Core {
             .into_iter()
             .map(|(f, c)| (f, PrefixCounts { received: c.received, accepted: c.received, advertised: c.advertised }))
             .collect();
+        st.import_updates.received = p.counters.routes_in.load(Ordering::Relaxed);
+        st.import_withdraws.received = p.counters.withdraws_in.load(Ordering::Relaxed);
         st.import_updates.accepted = st.prefixes.iter().map(|(_, c)| c.accepted).sum();
         st.export_updates.accepted = st.prefixes.iter().map(|(_, c)| c.advertised).sum();
         Some(st)

@@ -325,6 +325,7 @@ impl Session {
                 Action::Close(id) => self.drop_conn(id),
                 Action::Established { conn, negotiated } => self.established(conn, *negotiated).await,
                 Action::Deliver(_, Message::Update(update)) => {
+                    count_routes(&update, &self.s.counters);
                     let input = rib::Input::Update { peer: self.s.id, update };
                     let _ = self.s.to_rib.send(FromPeer::Rib(input)).await;
                 }
@@ -418,6 +419,20 @@ impl Session {
         tracing::info!(peer = %self.s.spec.name, ?from, ?to, reason = reason.as_deref().unwrap_or(""), "BGP state");
         let _ = self.s.events.send(Event::PeerState { name: self.s.spec.name.clone(), from, to, reason });
     }
+}
+
+/// Adds the routes an UPDATE announces and withdraws to the import counters.
+fn count_routes(u: &bgp_proto::Update, c: &Counters) {
+    use bgp_proto::attribute::MpNlri;
+    use std::sync::atomic::Ordering::Relaxed;
+    let count = |n: Option<&MpNlri>| match n {
+        Some(MpNlri::Prefixes(list)) => list.len(),
+        _ => 0,
+    };
+    let announced = u.nlri.len() + count(u.attributes.mp_reach.as_ref().map(|m| &m.nlri));
+    let withdrawn = u.withdrawn.len() + count(u.attributes.mp_unreach.as_ref().map(|m| &m.withdrawn));
+    c.routes_in.fetch_add(announced as u64, Relaxed);
+    c.withdraws_in.fetch_add(withdrawn as u64, Relaxed);
 }
 
 async fn sleep_until(deadline: Option<Instant>) {
