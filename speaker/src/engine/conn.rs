@@ -277,6 +277,22 @@ mod tests {
     use bgp_proto::{Context, Message, Update};
 
     #[test]
+    fn ttl_modes_set_the_socket_ttl() {
+        let v4 = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let lo = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+        let before = socket2::SockRef::from(&v4).ttl_v4().expect("ttl");
+        apply_ttl(&v4, lo, TtlMode::Default).expect("default");
+        assert_eq!(socket2::SockRef::from(&v4).ttl_v4().expect("ttl"), before);
+        apply_ttl(&v4, lo, TtlMode::Multihop(5)).expect("multihop");
+        assert_eq!(socket2::SockRef::from(&v4).ttl_v4().expect("ttl"), 5);
+        apply_ttl(&v4, lo, TtlMode::Security { hops: 2 }).expect("gtsm");
+        assert_eq!(socket2::SockRef::from(&v4).ttl_v4().expect("ttl"), 255);
+        let v6 = std::net::TcpListener::bind("[::1]:0").expect("bind v6");
+        apply_ttl(&v6, "::1".parse().expect("addr"), TtlMode::Security { hops: 1 }).expect("gtsm v6");
+        assert_eq!(socket2::SockRef::from(&v6).unicast_hops_v6().expect("hops"), 255);
+    }
+
+    #[test]
     fn messages_are_walked_and_counted_by_type() {
         let mut buf = BytesMut::new();
         let ctx = Context::default();
