@@ -21,6 +21,8 @@ ROOT=$(pwd)
 #   build-essential, pkg-config: C toolchain for -sys crates (bzip2).
 #   bird2, gobgpd, frr: real peers of the speaker's interop tests (BIRD 1.6,
 #     which conflicts with bird2, comes from scripts/install-test-deps.sh).
+#   protobuf-compiler: protoc for the etcd-client crate's build; etcd-server,
+#     etcd-client: the real etcd (and etcdctl) of the datastore tests.
 APT_PACKAGES=(
   bgpdump
   iproute2
@@ -29,6 +31,9 @@ APT_PACKAGES=(
   bird2
   gobgpd
   frr
+  protobuf-compiler
+  etcd-server
+  etcd-client
 )
 
 FUZZ_SECONDS=${FUZZ_SECONDS:-30}

@@ -8,6 +8,7 @@
 pub mod calico;
 pub mod cluster;
 pub mod control;
+pub mod datastore;
 pub mod node;
 pub mod peers;
 pub mod status;

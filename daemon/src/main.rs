@@ -6,15 +6,17 @@ use std::time::Duration;
 
 use clap::Parser;
 use config::schema::{LogFormat, LogLevel};
+use tern_speaker::datastore::cli::{DaemonArgs, DatastoreArgs, Role};
 use tern_speaker::node::{self, Options, Source};
 
 /// tern's BGP daemon for Calico nodes.
 #[derive(Parser, Debug)]
 #[command(name = "tern-speaker", version, about)]
 struct Cli {
-    /// The node's configuration file (TOML; see config/REFERENCE.md).
-    #[arg(short, long, value_name = "FILE")]
-    config: PathBuf,
+    /// The node's configuration file (TOML; see config/REFERENCE.md). With
+    /// --datastore only its [kernel], [control] and [log] tables are read.
+    #[arg(short, long, value_name = "FILE", required_unless_present_any = ["datastore", "dry_run"])]
+    config: Option<PathBuf>,
     /// Check the configuration and exit: 0 when valid, otherwise the errors
     /// (file:line:column) on stderr and status 1 (like `bird -p`).
     #[arg(long)]
@@ -29,6 +31,8 @@ struct Cli {
     /// Serve no control socket and no HTTP endpoints.
     #[arg(long)]
     no_control: bool,
+    #[command(flatten, next_help_heading = "Datastore mode")]
+    datastore: DatastoreArgs,
 }
 
 fn init_logging(level: LogLevel, format: LogFormat) {
@@ -54,7 +58,20 @@ fn init_logging(level: LogLevel, format: LogFormat) {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let state = match node::load(&cli.config) {
+    if cli.datastore.datastore.is_some() || cli.datastore.dry_run {
+        let daemon = DaemonArgs {
+            config: cli.config,
+            recovery: cli.recovery,
+            recovery_wait: Duration::from_secs(cli.recovery_wait),
+            no_control: cli.no_control,
+        };
+        return tern_speaker::datastore::cli::run(cli.datastore, daemon, Role::Speaker);
+    }
+    let Some(config) = cli.config else {
+        eprintln!("tern-speaker: give --config FILE or --datastore etcd");
+        return ExitCode::from(2);
+    };
+    let state = match node::load(&config) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("{e}");
@@ -62,7 +79,7 @@ fn main() -> ExitCode {
         }
     };
     if cli.check {
-        println!("{}: configuration OK ({} peers)", cli.config.display(), state.peers.len());
+        println!("{}: configuration OK ({} peers)", config.display(), state.peers.len());
         return ExitCode::SUCCESS;
     }
     init_logging(state.log.level, state.log.format);
@@ -74,7 +91,7 @@ fn main() -> ExitCode {
         }
     };
     let options = Options {
-        source: Source::File(cli.config),
+        source: Source::File(config),
         recovery: cli.recovery,
         recovery_wait: Duration::from_secs(cli.recovery_wait),
         no_control: cli.no_control,

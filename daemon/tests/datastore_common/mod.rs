@@ -1,0 +1,261 @@
+//! A real etcd per test (free loopback ports, a temporary data dir, killed by its guard) and
+//! Calico-shaped objects written with `etcdctl`.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const RES: &str = "/calico/resources/v3/projectcalico.org";
+
+/// A port nobody listens on now (the kernel's pick; the listener is closed at once).
+pub fn free_port(ip: &str) -> u16 {
+    TcpListener::bind((ip, 0)).and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+}
+
+/// A directory removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        let nanos =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+        let dir = std::env::temp_dir().join(format!("tern-{tag}-{}-{nanos}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        TempDir(dir)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A child process killed (and reaped) on drop; it also dies with the test process.
+pub struct Proc {
+    pub child: Option<Child>,
+    pub log: PathBuf,
+}
+
+impl Proc {
+    /// Starts `program args` with stdout and stderr in `log`.
+    pub fn spawn(program: &Path, args: &[String], log: PathBuf, envs: &[(&str, &str)]) -> Proc {
+        let out = std::fs::File::create(&log).expect("log file");
+        let err = out.try_clone().expect("log file");
+        let mut cmd = Command::new("setpriv");
+        cmd.arg("--pdeathsig").arg("KILL").arg(program).args(args);
+        cmd.stdin(Stdio::null()).stdout(out).stderr(err);
+        for (k, v) in envs {
+            cmd.env(k, v);
+        }
+        let child = cmd.spawn().expect("spawn");
+        Proc { child: Some(child), log }
+    }
+
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    pub fn running(&mut self) -> bool {
+        matches!(self.child.as_mut().map(|c| c.try_wait()), Some(Ok(None)))
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Waits up to `limit` for `f`; whether it became true.
+pub fn wait_for(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + limit;
+    loop {
+        if f() {
+            return true;
+        }
+        if Instant::now() >= end {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// One etcd member on 127.0.0.1 with its own ports and data dir.
+pub struct Etcd {
+    pub url: String,
+    peer_url: String,
+    dir: TempDir,
+    proc: Option<Proc>,
+}
+
+impl Etcd {
+    pub fn start(tag: &str) -> Etcd {
+        let client = free_port("127.0.0.1");
+        let peer = free_port("127.0.0.1");
+        let mut etcd = Etcd {
+            url: format!("http://127.0.0.1:{client}"),
+            peer_url: format!("http://127.0.0.1:{peer}"),
+            dir: TempDir::new(&format!("etcd-{tag}")),
+            proc: None,
+        };
+        etcd.run();
+        etcd
+    }
+
+    /// (Re)starts the member on the same ports and data.
+    pub fn run(&mut self) {
+        let data = self.dir.path().join("data");
+        let args: Vec<String> = [
+            "--name",
+            "t",
+            "--data-dir",
+            &data.to_string_lossy(),
+            "--listen-client-urls",
+            &self.url,
+            "--advertise-client-urls",
+            &self.url,
+            "--listen-peer-urls",
+            &self.peer_url,
+            "--initial-advertise-peer-urls",
+            &self.peer_url,
+            "--initial-cluster",
+            &format!("t={}", self.peer_url),
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let n = std::fs::read_dir(self.dir.path()).map(|d| d.count()).unwrap_or(0);
+        let log = self.dir.path().join(format!("etcd-{n}.log"));
+        self.proc = Some(Proc::spawn(Path::new("etcd"), &args, log, &[]));
+        let ready = wait_for(Duration::from_secs(20), || self.ctl(&["endpoint", "health"]).is_ok());
+        assert!(ready, "etcd did not start: {}", self.proc.as_ref().map(|p| p.log_text()).unwrap_or_default());
+    }
+
+    pub fn kill(&mut self) {
+        if let Some(mut p) = self.proc.take() {
+            p.kill();
+        }
+    }
+
+    /// `etcdctl ARGS` against this member: its stdout, or its stderr as the error.
+    pub fn ctl(&self, args: &[&str]) -> Result<String, String> {
+        let out = Command::new("etcdctl")
+            .env("ETCDCTL_API", "3")
+            .args(["--endpoints", &self.url, "--dial-timeout", "2s", "--command-timeout", "5s"])
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| e.to_string())?;
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).into_owned())
+        }
+    }
+
+    pub fn put(&self, key: &str, value: &str) {
+        self.ctl(&["put", key, value]).unwrap_or_else(|e| panic!("put {key}: {e}"));
+    }
+
+    pub fn del(&self, key: &str) {
+        self.ctl(&["del", key]).unwrap_or_else(|e| panic!("del {key}: {e}"));
+    }
+
+    /// The store's current revision.
+    pub fn revision(&self) -> i64 {
+        let out = self.ctl(&["endpoint", "status", "-w", "json"]).expect("status");
+        let v: serde_json::Value = serde_json::from_str(&out).expect("status json");
+        v[0]["Status"]["header"]["revision"].as_i64().expect("revision")
+    }
+
+    /// Compacts the history up to the current revision.
+    pub fn compact(&self) -> i64 {
+        let rev = self.revision();
+        self.ctl(&["compact", &rev.to_string(), "--physical"]).expect("compact");
+        rev
+    }
+
+    pub fn node(&self, name: &str, ipv4: &str, extra_bgp: &str, labels: &str) {
+        self.put(
+            &format!("{RES}/nodes/{name}"),
+            &format!(
+                r#"{{"kind":"Node","apiVersion":"projectcalico.org/v3","metadata":{{"name":"{name}","labels":{{{labels}}}}},"spec":{{"bgp":{{"ipv4Address":"{ipv4}"{extra_bgp}}}}}}}"#
+            ),
+        );
+    }
+
+    pub fn bgp_configuration(&self, name: &str, spec: &str) {
+        self.put(
+            &format!("{RES}/bgpconfigurations/{name}"),
+            &format!(
+                r#"{{"kind":"BGPConfiguration","apiVersion":"projectcalico.org/v3","metadata":{{"name":"{name}"}},"spec":{spec}}}"#
+            ),
+        );
+    }
+
+    pub fn bgp_peer(&self, name: &str, spec: &str) {
+        self.put(
+            &format!("{RES}/bgppeers/{name}"),
+            &format!(r#"{{"kind":"BGPPeer","apiVersion":"projectcalico.org/v3","metadata":{{"name":"{name}"}},"spec":{spec}}}"#),
+        );
+    }
+}
+
+/// Sends one command to a BIRD-protocol socket; the reply lines up to the final one.
+pub fn ask(socket: &Path, command: &str) -> std::io::Result<Vec<String>> {
+    let stream = UnixStream::connect(socket)?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let mut reader = BufReader::new(stream.try_clone()?);
+    let mut greeting = String::new();
+    reader.read_line(&mut greeting)?;
+    (&stream).write_all(format!("{command}\n").as_bytes())?;
+    let mut lines = Vec::new();
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line)? == 0 {
+            break;
+        }
+        let line = line.trim_end_matches('\n').to_string();
+        let last = line.len() >= 5 && line.as_bytes()[4] == b' ' && line[..4].bytes().all(|b| b.is_ascii_digit());
+        lines.push(line);
+        if last {
+            break;
+        }
+    }
+    Ok(lines)
+}
+
+/// `show protocols` rows of BGP peers: (name, state, since, info), as calicoctl reads them.
+pub fn protocols(socket: &Path) -> Vec<(String, String, String, String)> {
+    let Ok(lines) = ask(socket, "show protocols") else { return Vec::new() };
+    lines
+        .iter()
+        .filter_map(|l| l.strip_prefix("1002-").or_else(|| l.strip_prefix(' ')))
+        .filter_map(|row| {
+            let f: Vec<&str> = row.split_whitespace().collect();
+            (f.len() >= 5 && f[1] == "BGP")
+                .then(|| (f[0].to_string(), f[3].to_string(), f[4].to_string(), f[5..].join(" ")))
+        })
+        .collect()
+}
+
+/// The `since` column of an Established session.
+pub fn established(socket: &Path, name: &str) -> Option<String> {
+    protocols(socket).into_iter().find(|p| p.0 == name && p.3.starts_with("Established")).map(|p| p.2)
+}

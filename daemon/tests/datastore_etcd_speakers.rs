@@ -1,0 +1,107 @@
+//! End to end: two `tern-speaker --datastore etcd` processes on loopback addresses mesh with
+//! each other from what etcd says; Nodes and BGPPeers written to etcd afterwards add and remove
+//! sessions live while the established session stays up (its `since` never moves, on both sides).
+
+mod datastore_common;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use datastore_common::{established, free_port, protocols, wait_for, Etcd, Proc, TempDir, RES};
+
+const A: &str = "127.77.6.1";
+const B: &str = "127.77.6.2";
+const C: &str = "127.77.6.3";
+const EXT: &str = "127.77.6.9";
+
+struct Speaker {
+    proc: Proc,
+    socket: PathBuf,
+}
+
+fn speaker(etcd: &Etcd, dir: &Path, node: &str, ip: &str) -> Speaker {
+    let socket = dir.join(format!("{node}.ctl"));
+    let config = dir.join(format!("{node}.toml"));
+    let settings = format!(
+        "[kernel]\nprogram = false\nlearn = false\n\n[control]\nsocket = \"{}\"\nsocket6 = \"{}\"\nhttp_listen = \"{ip}:{}\"\n\n[log]\nlevel = \"info\"\n",
+        socket.display(),
+        dir.join(format!("{node}6.ctl")).display(),
+        free_port(ip),
+    );
+    std::fs::write(&config, settings).expect("settings");
+    let args: Vec<String> = ["--datastore", "etcd", "--etcd-endpoints", &etcd.url, "--node", node, "--config"]
+        .iter()
+        .map(|s| s.to_string())
+        .chain([config.to_string_lossy().into_owned()])
+        .collect();
+    let bin = Path::new(env!("CARGO_BIN_EXE_tern-speaker"));
+    let proc = Proc::spawn(bin, &args, dir.join(format!("{node}.log")), &[("TERN_LOG", "info")]);
+    Speaker { proc, socket }
+}
+
+fn has(socket: &Path, name: &str) -> bool {
+    protocols(socket).iter().any(|p| p.0 == name)
+}
+
+#[test]
+fn etcd_two_speakers_mesh_and_follow_datastore_changes_live() {
+    let etcd = Etcd::start("e2e");
+    let dir = TempDir::new("ds-e2e");
+    let port = free_port(A);
+    etcd.bgp_configuration(
+        "default",
+        &format!(r#"{{"asNumber":64512,"nodeToNodeMeshEnabled":true,"listenPort":{port},"bindMode":"NodeIP"}}"#),
+    );
+    etcd.node("a", &format!("{A}/24"), "", "");
+    etcd.node("b", &format!("{B}/24"), "", "");
+
+    let mut a = speaker(&etcd, dir.path(), "a", A);
+    let mut b = speaker(&etcd, dir.path(), "b", B);
+    let (ab, ba) = ("Mesh_127_77_6_2", "Mesh_127_77_6_1");
+    let up = wait_for(Duration::from_secs(60), || {
+        established(&a.socket, ab).is_some() && established(&b.socket, ba).is_some()
+    });
+    assert!(
+        up,
+        "not established: {:?} / {:?}\n--- a:\n{}\n--- b:\n{}",
+        protocols(&a.socket),
+        protocols(&b.socket),
+        a.proc.log_text(),
+        b.proc.log_text()
+    );
+    std::thread::sleep(Duration::from_millis(1100)); // `since` has a one-second resolution
+    let since_a = established(&a.socket, ab).expect("a since");
+    let since_b = established(&b.socket, ba).expect("b since");
+    let unchanged = |a: &Speaker, b: &Speaker, step: &str| {
+        assert_eq!(established(&a.socket, ab).as_deref(), Some(since_a.as_str()), "{step}: a's session moved");
+        assert_eq!(established(&b.socket, ba).as_deref(), Some(since_b.as_str()), "{step}: b's session moved");
+    };
+
+    // A third Node joins (no daemon behind it): both add a mesh session to it.
+    etcd.node("c", &format!("{C}/24"), "", "");
+    let added =
+        wait_for(Duration::from_secs(10), || has(&a.socket, "Mesh_127_77_6_3") && has(&b.socket, "Mesh_127_77_6_3"));
+    assert!(added, "node c not peered: {:?}\n{}", protocols(&a.socket), a.proc.log_text());
+    unchanged(&a, &b, "node added");
+
+    // A global BGPPeer: a session on both.
+    etcd.bgp_peer("ext", &format!(r#"{{"peerIP":"{EXT}","asNumber":65009}}"#));
+    let added = wait_for(Duration::from_secs(10), || {
+        has(&a.socket, "Global_127_77_6_9") && has(&b.socket, "Global_127_77_6_9")
+    });
+    assert!(added, "BGPPeer not applied: {:?}", protocols(&a.socket));
+    unchanged(&a, &b, "BGPPeer added");
+
+    // The Node and the BGPPeer deleted: their sessions go, the mesh session stays.
+    etcd.del(&format!("{RES}/nodes/c"));
+    etcd.del(&format!("{RES}/bgppeers/ext"));
+    let removed = wait_for(Duration::from_secs(10), || {
+        [&a.socket, &b.socket].iter().all(|s| !has(s, "Mesh_127_77_6_3") && !has(s, "Global_127_77_6_9"))
+    });
+    assert!(removed, "sessions left: {:?} / {:?}", protocols(&a.socket), protocols(&b.socket));
+    unchanged(&a, &b, "node and BGPPeer removed");
+    assert_eq!(protocols(&a.socket).len(), 1, "{:?}", protocols(&a.socket));
+    assert!(a.proc.running() && b.proc.running());
+    let log = a.proc.log_text();
+    assert!(log.contains("reconfigured"), "no reconfiguration logged:\n{log}");
+}
