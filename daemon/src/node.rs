@@ -382,10 +382,10 @@ impl Node {
 
     async fn engine_event(&mut self, ev: Event) {
         match ev {
-            Event::PeerState { name, from, to, reason } => match reason {
-                Some(r) => info!(peer = %name, "{from:?} -> {to:?}: {r}"),
-                None => info!(peer = %name, "{from:?} -> {to:?}"),
-            },
+            // The engine logs each change at info level, with its reason.
+            Event::PeerState { name, from, to, reason } => {
+                tracing::debug!(peer = %name, ?from, ?to, reason = reason.as_deref().unwrap_or(""), "peer state")
+            }
             Event::Fib(change) => {
                 let Some(fib) = &self.fib else { return };
                 if !self.state.kernel.program {
