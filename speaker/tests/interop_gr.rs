@@ -11,6 +11,7 @@ use std::time::Duration;
 use interop::scenario::{pair, prefixes, spec_for, tern_set, wait_tern_has, Kind, DAEMON_AS};
 use interop::{holds_for, scenario, wait_for, wait_for_in};
 use speaker::engine::RouteInfo;
+use speaker::rib::SelectionDeferral;
 use speaker::GracefulRestartConfig;
 
 /// The daemon's restart time when it comes back (long enough never to
@@ -133,8 +134,9 @@ fn interop_frr_gr_killed_peer_routes_removed_after_restart_time() {
 /// tern as the restarting speaker (RFC 4724 §4.1): tern crashes (no
 /// NOTIFICATION); the daemon keeps tern's routes; a new tern comes up with
 /// the Restart State bit and announces only one of its two prefixes
-/// before End-of-RIB; the daemon then has exactly that one.
-fn tern_restarts(kind: Kind, n: u8) {
+/// before End-of-RIB (with `deferral`, only after the daemon's own
+/// End-of-RIB); the daemon then has exactly that one.
+fn tern_restarts(kind: Kind, n: u8, deferral: bool) {
     use interop::peers::Opts;
     use interop::scenario::{expected_next_hop, start_daemon, tern_next_hop, tern_prefixes, wait_daemon_has};
     use interop::tern::Tern;
@@ -173,7 +175,14 @@ fn tern_restarts(kind: Kind, n: u8) {
         }
     });
 
-    let tern = Tern::start(net);
+    // With `deferral`, back with selection deferred until the daemon's
+    // End-of-RIB (§4.1): nothing goes out before it, so the daemon's EoR
+    // must be recognised.
+    let tern = Tern::start_with(net, |rib| {
+        if deferral {
+            rib.selection_deferral = Some(SelectionDeferral { time: Duration::from_secs(120), gr_peers: 1 })
+        }
+    });
     tern.originate(&ours[1], next_hop);
     let mut spec = spec_for(&tern, kind, 2, DAEMON_AS, false);
     spec.fsm.graceful_restart = Some(gr(true));
@@ -181,24 +190,43 @@ fn tern_restarts(kind: Kind, n: u8) {
     d.wait_established(false);
     wait_daemon_has(d.as_ref(), false, &ours[1..]);
     wait_tern_has(&tern, &scenario::peer_name(2, false), &prefixes(net, 2, false));
+    assert!(!tern.stats().deferring, "selection deferral ended at the daemon's End-of-RIB");
 }
 
 #[test]
 fn interop_bird2_gr_tern_restarts() {
-    tern_restarts(Kind::Bird2, 87);
+    tern_restarts(Kind::Bird2, 87, false);
 }
 
 #[test]
 fn interop_bird1_gr_tern_restarts() {
-    tern_restarts(Kind::Bird1, 88);
+    tern_restarts(Kind::Bird1, 88, false);
 }
 
 #[test]
 fn interop_gobgp_gr_tern_restarts() {
-    tern_restarts(Kind::Gobgp, 89);
+    tern_restarts(Kind::Gobgp, 89, false);
 }
 
 #[test]
 fn interop_frr_gr_tern_restarts() {
-    tern_restarts(Kind::Frr, 95);
+    tern_restarts(Kind::Frr, 95, false);
+}
+
+// Both fail today: a route originated while selection is deferred goes into
+// the new update group's Adj-RIB-Out at `join_group` (built from
+// `offers(d, &d.best)` with an empty `best`) but is never encoded, since
+// the peer's dump is skipped while deferring and `end_deferral`'s
+// recompute finds it already there; the peer gets only End-of-RIB and
+// sweeps all of tern's stale routes.
+#[test]
+#[ignore = "RIB bug: a route originated while selection is deferred is never sent (only End-of-RIB)"]
+fn interop_bird2_gr_tern_restarts_with_selection_deferral() {
+    tern_restarts(Kind::Bird2, 96, true);
+}
+
+#[test]
+#[ignore = "RIB bug: a route originated while selection is deferred is never sent (only End-of-RIB)"]
+fn interop_gobgp_gr_tern_restarts_with_selection_deferral() {
+    tern_restarts(Kind::Gobgp, 97, true);
 }

@@ -23,14 +23,13 @@ pub struct Tern {
     pub asn: u32,
     pub engine: Engine,
     pub events: UnboundedReceiver<Event>,
-    rt: tokio::runtime::Runtime,
-    /// Dropped without the orderly shutdown (see [`Tern::crash`]).
-    crashed: bool,
+    /// `None` after [`Tern::crash`].
+    rt: Option<tokio::runtime::Runtime>,
 }
 
 impl Tern {
-    /// tern with AS [`TERN_AS`] (unless `tweak` changes it), router ID 10.255.n.1, listening on
-    /// 127.77.n.1:port(0) and [::1]:port(1).
+    /// tern with AS [`TERN_AS`] (unless `tweak` changes it), router ID
+    /// 10.255.n.1, listening on 127.77.n.1:port(0) and [::1]:port(1).
     pub fn start(net: Net) -> Tern {
         Self::start_with(net, |_| {})
     }
@@ -45,8 +44,10 @@ impl Tern {
             SocketAddr::new(IpAddr::V4(net.v4(1)), net.port(0)),
             SocketAddr::new(IpAddr::V6(net.v6()), net.port(1)),
         ];
-        let (engine, events) = rt.block_on(Engine::start(EngineConfig { rib, listen })).expect("engine starts");
-        Tern { net, asn, engine, events, rt, crashed: false }
+        let config = EngineConfig { rib, listen };
+        // After a crash the old listeners close in the background.
+        let (engine, events) = wait_for("tern's listeners to bind", || rt.block_on(Engine::start(config.clone())));
+        Tern { net, asn, engine, events, rt: Some(rt) }
     }
 
     pub fn router_id(&self) -> Ipv4Addr {
@@ -93,12 +94,16 @@ impl Tern {
 
     pub fn add_peer(&self, spec: PeerSpec) {
         let name = spec.name.clone();
-        self.rt.block_on(self.engine.add_peer(spec)).unwrap_or_else(|e| panic!("add_peer {name}: {e}"));
+        self.rt().block_on(self.engine.add_peer(spec)).unwrap_or_else(|e| panic!("add_peer {name}: {e}"));
+    }
+
+    pub fn stats(&self) -> speaker::engine::EngineStats {
+        self.rt().block_on(self.engine.stats())
     }
 
     /// Stops the peer with Cease/`subcode` and an optional shutdown communication.
     pub fn remove_peer(&self, name: &str, subcode: u8, communication: Option<&str>) {
-        self.rt
+        self.rt()
             .block_on(self.engine.remove_peer(name, subcode, communication.map(str::to_string)))
             .unwrap_or_else(|e| panic!("remove_peer {name}: {e}"));
     }
@@ -106,20 +111,20 @@ impl Tern {
     /// Applies a changed spec (Cease/Other Configuration Change, restart).
     pub fn reset_peer(&self, spec: PeerSpec) {
         let name = spec.name.clone();
-        self.rt.block_on(self.engine.reset_peer(spec)).unwrap_or_else(|e| panic!("reset_peer {name}: {e}"));
+        self.rt().block_on(self.engine.reset_peer(spec)).unwrap_or_else(|e| panic!("reset_peer {name}: {e}"));
     }
 
     pub fn state(&self, name: &str) -> Option<State> {
-        self.rt.block_on(self.engine.peer(name)).map(|p| p.state)
+        self.rt().block_on(self.engine.peer(name)).map(|p| p.state)
     }
 
     pub fn peer(&self, name: &str) -> PeerStatus {
-        self.rt.block_on(self.engine.peer(name)).unwrap_or_else(|| panic!("tern has no peer {name}"))
+        self.rt().block_on(self.engine.peer(name)).unwrap_or_else(|| panic!("tern has no peer {name}"))
     }
 
     pub fn wait_established(&self, name: &str) {
         wait_for(&format!("tern peer {name} Established"), || {
-            let p = self.rt.block_on(self.engine.peer(name));
+            let p = self.rt().block_on(self.engine.peer(name));
             match p {
                 Some(p) if p.state == State::Established => Ok(()),
                 other => Err(format!("{other:#?}")),
@@ -144,20 +149,20 @@ impl Tern {
             }
             _ => {}
         }
-        self.rt.block_on(self.engine.originate(family, nlri, attrs)).expect("originate");
+        self.rt().block_on(self.engine.originate(family, nlri, attrs)).expect("originate");
     }
 
     pub fn withdraw(&self, prefix: &str) {
         let (family, nlri) = nlri(prefix);
-        self.rt.block_on(self.engine.withdraw_local(family, nlri)).expect("withdraw_local");
+        self.rt().block_on(self.engine.withdraw_local(family, nlri)).expect("withdraw_local");
     }
 
     pub fn route_refresh(&self, name: &str, family: Family) {
-        self.rt.block_on(self.engine.route_refresh(name, family)).expect("route_refresh");
+        self.rt().block_on(self.engine.route_refresh(name, family)).expect("route_refresh");
     }
 
     pub fn routes(&self, filter: RouteFilter) -> Vec<RouteInfo> {
-        self.rt.block_on(self.engine.routes(filter))
+        self.rt().block_on(self.engine.routes(filter))
     }
 
     /// Routes learned from peer `name`.
@@ -167,17 +172,26 @@ impl Tern {
 }
 
 impl Tern {
-    /// Stops tern as a crash would: every task dropped, the kernel closes
-    /// the sockets, no NOTIFICATION goes out.
+    fn rt(&self) -> &tokio::runtime::Runtime {
+        self.rt.as_ref().expect("tern is running")
+    }
+
+    /// Stops tern as a crash would: the runtime goes away with every task
+    /// while the [`Engine`] handle is still held (dropping the last handle
+    /// first makes the engine shut down in order, with Cease/Administrative
+    /// Shutdown, which RFC 8538 peers take as a Hard Reset); the kernel
+    /// closes the sockets and no NOTIFICATION goes out.
     pub fn crash(mut self) {
-        self.crashed = true;
+        if let Some(rt) = self.rt.take() {
+            rt.shutdown_background();
+        }
     }
 }
 
 impl Drop for Tern {
     fn drop(&mut self) {
-        if !self.crashed {
-            self.rt.block_on(self.engine.shutdown(None));
+        if let Some(rt) = &self.rt {
+            rt.block_on(self.engine.shutdown(None));
         }
     }
 }
