@@ -23,7 +23,7 @@ as_root() {
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-chmod 755 "$work" # apt's download runs as _apt where it can
+chmod 777 "$work" # apt downloads as _apt, which must be able to write here
 (cd "$work" && apt-get download bird) || {
   as_root apt-get update -q
   (cd "$work" && apt-get download bird)
