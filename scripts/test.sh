@@ -22,7 +22,8 @@ ROOT=$(pwd)
 #   bird2, gobgpd, frr: real peers of the speaker's interop tests (BIRD 1.6,
 #     which conflicts with bird2, comes from scripts/install-test-deps.sh).
 #   protobuf-compiler: protoc for the etcd-client crate's build; etcd-server,
-#     etcd-client: the real etcd (and etcdctl) of the datastore tests.
+#     etcd-client: the real etcd (and etcdctl) of the datastore tests; openssl:
+#     the certificates of their TLS test.
 APT_PACKAGES=(
   bgpdump
   iproute2
@@ -34,6 +35,7 @@ APT_PACKAGES=(
   protobuf-compiler
   etcd-server
   etcd-client
+  openssl
 )
 
 FUZZ_SECONDS=${FUZZ_SECONDS:-30}

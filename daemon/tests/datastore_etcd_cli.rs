@@ -171,3 +171,53 @@ fn etcd_reflector_refuses_a_node_without_cluster_id_and_unknown_nodes_are_named(
         .expect("run");
     assert_eq!(json(&out)["node"], "n3");
 }
+
+/// etcd with TLS and client-certificate authentication, as Calico's usually runs: the CA, the
+/// client certificate and its key get through; a wrong CA or no client certificate do not, and
+/// the error says why.
+#[test]
+fn etcd_tls_with_client_certificates() {
+    let dir = datastore_common::TempDir::new("pki");
+    let pki = datastore_common::Pki::generate(dir.path());
+    let etcd = Etcd::start_tls("tls", &pki);
+    assert!(etcd.url.starts_with("https://"));
+    etcd.node("n1", "10.1.0.1/24", "", "");
+    etcd.node("n2", "10.1.0.2/24", "", "");
+    let s = |p: &PathBuf| p.to_string_lossy().into_owned();
+
+    let ok = dry_run(
+        &etcd,
+        "tern-speaker",
+        "n1",
+        &["--etcd-ca", &s(&pki.ca), "--etcd-cert", &s(&pki.client_cert), "--etcd-key", &s(&pki.client_key)],
+    );
+    assert_eq!(addresses(&json(&ok)), ["10.1.0.2"]);
+
+    for (why, extra) in [
+        ("no client certificate", vec!["--etcd-ca".to_string(), s(&pki.ca)]),
+        (
+            "a CA that did not sign etcd's certificate",
+            vec![
+                "--etcd-ca".into(),
+                s(&pki.other_ca),
+                "--etcd-cert".into(),
+                s(&pki.client_cert),
+                "--etcd-key".into(),
+                s(&pki.client_key),
+            ],
+        ),
+    ] {
+        let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+        let out = dry_run(&etcd, "tern-speaker", "n1", &extra);
+        assert_eq!(out.status.code(), Some(1), "{why}: {}", String::from_utf8_lossy(&out.stdout));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("etcd unavailable"), "{why}: {err}");
+        assert!(out.stdout.is_empty(), "{why}");
+    }
+
+    // A missing key file is an option error, before any connection.
+    let out =
+        dry_run(&etcd, "tern-speaker", "n1", &["--etcd-cert", &s(&pki.client_cert), "--etcd-key", "/nonexistent.key"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent.key"));
+}

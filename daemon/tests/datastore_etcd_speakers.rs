@@ -20,6 +20,10 @@ struct Speaker {
 }
 
 fn speaker(etcd: &Etcd, dir: &Path, node: &str, ip: &str) -> Speaker {
+    daemon(env!("CARGO_BIN_EXE_tern-speaker"), etcd, dir, node, ip)
+}
+
+fn daemon(bin: &str, etcd: &Etcd, dir: &Path, node: &str, ip: &str) -> Speaker {
     let socket = dir.join(format!("{node}.ctl"));
     let config = dir.join(format!("{node}.toml"));
     let settings = format!(
@@ -34,8 +38,7 @@ fn speaker(etcd: &Etcd, dir: &Path, node: &str, ip: &str) -> Speaker {
         .map(|s| s.to_string())
         .chain([config.to_string_lossy().into_owned()])
         .collect();
-    let bin = Path::new(env!("CARGO_BIN_EXE_tern-speaker"));
-    let proc = Proc::spawn(bin, &args, dir.join(format!("{node}.log")), &[("TERN_LOG", "info")]);
+    let proc = Proc::spawn(Path::new(bin), &args, dir.join(format!("{node}.log")), &[("TERN_LOG", "info")]);
     Speaker { proc, socket }
 }
 
@@ -104,4 +107,78 @@ fn etcd_two_speakers_mesh_and_follow_datastore_changes_live() {
     assert!(a.proc.running() && b.proc.running());
     let log = a.proc.log_text();
     assert!(log.contains("reconfigured"), "no reconfiguration logged:\n{log}");
+}
+
+fn routes(socket: &Path) -> String {
+    datastore_common::ask(socket, "show route").map(|l| l.join("\n")).unwrap_or_default()
+}
+
+/// Calico's route-reflector recipe with a `tern-reflector`: two nodes' blocks reach each other
+/// through it; a Node added in etcd becomes a client session on the reflector while the others
+/// stay up, and goes when the Node is deleted.
+#[test]
+fn etcd_reflector_serves_clients_and_follows_nodes_live() {
+    const N1: &str = "127.77.7.1";
+    const N2: &str = "127.77.7.2";
+    const RR: &str = "127.77.7.10";
+    let etcd = Etcd::start("rr");
+    let dir = TempDir::new("ds-rr");
+    let port = free_port(RR);
+    etcd.bgp_configuration(
+        "default",
+        &format!(r#"{{"asNumber":64512,"nodeToNodeMeshEnabled":false,"listenPort":{port},"bindMode":"NodeIP"}}"#),
+    );
+    etcd.node("n1", &format!("{N1}/24"), "", "");
+    etcd.node("n2", &format!("{N2}/24"), "", "");
+    etcd.node("rr", &format!("{RR}/24"), r#","routeReflectorClusterID":"224.0.0.1""#, r#""route-reflector":"true""#);
+    etcd.bgp_peer("peer-with-rr", r#"{"nodeSelector":"all()","peerSelector":"route-reflector == 'true'"}"#);
+    etcd.put(&format!("{RES}/ippools/default-ipv4-ippool"), r#"{"spec":{"cidr":"10.244.0.0/16","ipipMode":"Always"}}"#);
+    etcd.put("/calico/ipam/v2/host/n1/ipv4/block/10.244.1.0-26", r#"{"state":"confirmed"}"#);
+    etcd.put("/calico/ipam/v2/host/n2/ipv4/block/10.244.2.0-26", r#"{"state":"confirmed"}"#);
+
+    let rr = daemon(env!("CARGO_BIN_EXE_tern-reflector"), &etcd, dir.path(), "rr", RR);
+    let n1 = speaker(&etcd, dir.path(), "n1", N1);
+    let n2 = speaker(&etcd, dir.path(), "n2", N2);
+    // A peering to a selected node carries the node's listen port, so its name too (confd's).
+    let names = [1, 2, 10, 3].map(|i| format!("Node_127_77_7_{i}_port_{port}"));
+    let [rr1, rr2, to_rr, rr3] = [0, 1, 2, 3].map(|i| names[i].as_str());
+    let up = wait_for(Duration::from_secs(60), || {
+        established(&rr.socket, rr1).is_some()
+            && established(&rr.socket, rr2).is_some()
+            && established(&n1.socket, to_rr).is_some()
+            && established(&n2.socket, to_rr).is_some()
+    });
+    assert!(up, "not established: {:?}\n{}", protocols(&rr.socket), rr.proc.log_text());
+    // Each node's block reaches the other through the reflector.
+    let reflected = wait_for(Duration::from_secs(20), || {
+        routes(&n2.socket).contains("10.244.1.0/26") && routes(&n1.socket).contains("10.244.2.0/26")
+    });
+    assert!(reflected, "n2:\n{}\nn1:\n{}", routes(&n2.socket), routes(&n1.socket));
+
+    std::thread::sleep(Duration::from_millis(1100));
+    let since: Vec<Option<String>> =
+        [(&rr.socket, rr1), (&rr.socket, rr2), (&n1.socket, to_rr)].iter().map(|(s, n)| established(s, n)).collect();
+    let same = |step: &str| {
+        let now: Vec<Option<String>> = [(&rr.socket, rr1), (&rr.socket, rr2), (&n1.socket, to_rr)]
+            .iter()
+            .map(|(s, n)| established(s, n))
+            .collect();
+        assert_eq!(now, since, "{step}: a session moved");
+    };
+
+    etcd.node("n3", "127.77.7.3/24", "", "");
+    assert!(
+        wait_for(Duration::from_secs(10), || has(&rr.socket, rr3)),
+        "new node not a client: {:?}",
+        protocols(&rr.socket)
+    );
+    same("node added");
+    etcd.del(&format!("{RES}/nodes/n3"));
+    assert!(
+        wait_for(Duration::from_secs(10), || !has(&rr.socket, rr3)),
+        "deleted node still a client: {:?}",
+        protocols(&rr.socket)
+    );
+    same("node removed");
+    assert!(routes(&n2.socket).contains("10.244.1.0/26"));
 }

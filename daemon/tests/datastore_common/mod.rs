@@ -96,23 +96,153 @@ pub fn wait_for(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
     }
 }
 
+/// Test certificates made with `openssl`: a CA, etcd's server certificate (IP 127.0.0.1) and a
+/// client certificate, all signed by the CA; and a second CA that signed nothing of these.
+pub struct Pki {
+    pub ca: PathBuf,
+    pub other_ca: PathBuf,
+    pub server_cert: PathBuf,
+    pub server_key: PathBuf,
+    pub client_cert: PathBuf,
+    pub client_key: PathBuf,
+}
+
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl").current_dir(dir).args(args).stdin(Stdio::null()).output().expect("openssl");
+    assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+impl Pki {
+    pub fn generate(dir: &Path) -> Pki {
+        for ca in ["ca", "other-ca"] {
+            openssl(
+                dir,
+                &[
+                    "req",
+                    "-x509",
+                    "-newkey",
+                    "ec",
+                    "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1",
+                    "-nodes",
+                    "-keyout",
+                    &format!("{ca}.key"),
+                    "-out",
+                    &format!("{ca}.pem"),
+                    "-days",
+                    "2",
+                    "-subj",
+                    &format!("/CN=tern test {ca}"),
+                    "-addext",
+                    "basicConstraints=critical,CA:TRUE",
+                    "-addext",
+                    "keyUsage=critical,keyCertSign,cRLSign",
+                ],
+            );
+        }
+        for (name, ext) in [
+            ("server", "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE"),
+            ("client", "extendedKeyUsage=clientAuth\nbasicConstraints=CA:FALSE"),
+        ] {
+            std::fs::write(dir.join(format!("{name}.ext")), ext).expect("ext");
+            openssl(
+                dir,
+                &[
+                    "req",
+                    "-new",
+                    "-newkey",
+                    "ec",
+                    "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1",
+                    "-nodes",
+                    "-keyout",
+                    &format!("{name}.key"),
+                    "-out",
+                    &format!("{name}.csr"),
+                    "-subj",
+                    &format!("/CN={name}"),
+                ],
+            );
+            openssl(
+                dir,
+                &[
+                    "x509",
+                    "-req",
+                    "-in",
+                    &format!("{name}.csr"),
+                    "-CA",
+                    "ca.pem",
+                    "-CAkey",
+                    "ca.key",
+                    "-CAcreateserial",
+                    "-days",
+                    "2",
+                    "-out",
+                    &format!("{name}.pem"),
+                    "-extfile",
+                    &format!("{name}.ext"),
+                ],
+            );
+        }
+        Pki {
+            ca: dir.join("ca.pem"),
+            other_ca: dir.join("other-ca.pem"),
+            server_cert: dir.join("server.pem"),
+            server_key: dir.join("server.key"),
+            client_cert: dir.join("client.pem"),
+            client_key: dir.join("client.key"),
+        }
+    }
+}
+
 /// One etcd member on 127.0.0.1 with its own ports and data dir.
 pub struct Etcd {
     pub url: String,
     peer_url: String,
     dir: TempDir,
     proc: Option<Proc>,
+    /// TLS with client certificates: the server's flags and etcdctl's.
+    tls: Option<(Vec<String>, Vec<String>)>,
 }
 
 impl Etcd {
     pub fn start(tag: &str) -> Etcd {
+        Self::start_with(tag, None)
+    }
+
+    /// An etcd that speaks TLS only and requires a client certificate signed by `pki.ca`.
+    pub fn start_tls(tag: &str, pki: &Pki) -> Etcd {
+        let s = |p: &PathBuf| p.to_string_lossy().into_owned();
+        let server = vec![
+            "--cert-file".into(),
+            s(&pki.server_cert),
+            "--key-file".into(),
+            s(&pki.server_key),
+            "--trusted-ca-file".into(),
+            s(&pki.ca),
+            "--client-cert-auth".into(),
+        ];
+        let ctl = vec![
+            "--cacert".into(),
+            s(&pki.ca),
+            "--cert".into(),
+            s(&pki.client_cert),
+            "--key".into(),
+            s(&pki.client_key),
+        ];
+        Self::start_with(tag, Some((server, ctl)))
+    }
+
+    fn start_with(tag: &str, tls: Option<(Vec<String>, Vec<String>)>) -> Etcd {
         let client = free_port("127.0.0.1");
         let peer = free_port("127.0.0.1");
+        let scheme = if tls.is_some() { "https" } else { "http" };
         let mut etcd = Etcd {
-            url: format!("http://127.0.0.1:{client}"),
+            url: format!("{scheme}://127.0.0.1:{client}"),
             peer_url: format!("http://127.0.0.1:{peer}"),
             dir: TempDir::new(&format!("etcd-{tag}")),
             proc: None,
+            tls,
         };
         etcd.run();
         etcd
@@ -139,6 +269,7 @@ impl Etcd {
         ]
         .iter()
         .map(|s| s.to_string())
+        .chain(self.tls.iter().flat_map(|t| t.0.clone()))
         .collect();
         let n = std::fs::read_dir(self.dir.path()).map(|d| d.count()).unwrap_or(0);
         let log = self.dir.path().join(format!("etcd-{n}.log"));
@@ -158,6 +289,7 @@ impl Etcd {
         let out = Command::new("etcdctl")
             .env("ETCDCTL_API", "3")
             .args(["--endpoints", &self.url, "--dial-timeout", "2s", "--command-timeout", "5s"])
+            .args(self.tls.iter().flat_map(|t| t.1.clone()))
             .args(args)
             .stdin(Stdio::null())
             .output()
