@@ -11,7 +11,7 @@ use interop::scenario::{
 };
 use interop::tern::Tern;
 use interop::{holds_for, wait_for, Net};
-use speaker::engine::TtlMode;
+use speaker::engine::{Event, TtlMode};
 use speaker::rib::MaxPrefixes;
 
 /// tern with its IPv4 prefixes and BIRD 2 as daemon 2 with its own, peered.
@@ -112,7 +112,7 @@ fn interop_bird1_four_octet_as() {
 /// (Cease/Maximum Number of Prefixes Reached, RFC 4486).
 #[test]
 fn interop_bird2_max_prefixes_cease() {
-    let (tern, bird, name) = bird2_pair(93, |_| {}, |_| {});
+    let (mut tern, bird, name) = bird2_pair(93, |_| {}, |_| {});
     bird.wait_established(false);
     let mut spec = spec_for(&tern, Kind::Bird2, 2, DAEMON_AS, false);
     spec.max_prefixes = Some(MaxPrefixes { limit: 1, close: true });
@@ -125,5 +125,20 @@ fn interop_bird2_max_prefixes_cease() {
             Err(s)
         }
     });
-    assert!(tern.peer(&name).last_error.is_some());
+    // tern says why too, in the peer-state event of the session it closed.
+    let mut reasons = Vec::new();
+    wait_for("tern's peer-state event naming the prefix limit", || {
+        while let Ok(e) = tern.events.try_recv() {
+            if let Event::PeerState { name: n, reason: Some(r), .. } = e {
+                if n == name {
+                    reasons.push(r);
+                }
+            }
+        }
+        if reasons.iter().any(|r| r.to_lowercase().contains("prefix")) {
+            Ok(())
+        } else {
+            Err(reasons.clone())
+        }
+    });
 }
