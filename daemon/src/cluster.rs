@@ -47,6 +47,9 @@ pub struct ClusterSpec {
     pub mesh: bool,
     /// Use network namespaces (needs root); otherwise loopback only.
     pub namespaces: bool,
+    /// Leave tern's kernel routes in place when a node stops (Calico's
+    /// `persist`, for graceful restart).
+    pub keep_routes: bool,
     /// The `tern-speaker` binary.
     pub speaker: PathBuf,
 }
@@ -72,6 +75,69 @@ pub struct Cluster {
     bridge: Option<TestNamespace>,
 }
 
+/// One BGP row of BIRD's `show protocols`, as calicoctl reads it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProtocolRow {
+    pub name: String,
+    /// `up`, `start`, ...
+    pub state: String,
+    pub since: String,
+    /// `Established`, `Active Socket: ...`, ...
+    pub info: String,
+}
+
+/// Sends one command to a BIRD-protocol control socket and returns the
+/// reply lines (greeting excluded) up to the final one (a code followed by
+/// a space). Reads time out after 10 s.
+pub fn control_command(socket: &Path, command: &str) -> std::io::Result<Vec<String>> {
+    use std::io::{BufRead, BufReader, Write};
+    let stream = std::os::unix::net::UnixStream::connect(socket)?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let mut reader = BufReader::new(stream.try_clone()?);
+    let mut greeting = String::new();
+    reader.read_line(&mut greeting)?;
+    (&stream).write_all(format!("{command}\n").as_bytes())?;
+    let mut lines = Vec::new();
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line)? == 0 {
+            break;
+        }
+        let line = line.trim_end_matches('\n').to_string();
+        let b = line.as_bytes();
+        let last = b.len() >= 5 && b[4] == b' ' && b[..4].iter().all(u8::is_ascii_digit);
+        lines.push(line);
+        if last {
+            break;
+        }
+    }
+    Ok(lines)
+}
+
+/// The BGP rows of `show protocols` (a `1002-` row, then continuation rows
+/// starting with a space); empty when the daemon does not answer.
+pub fn bgp_protocols(socket: &Path) -> Vec<ProtocolRow> {
+    let Ok(lines) = control_command(socket, "show protocols") else { return Vec::new() };
+    lines
+        .iter()
+        .filter_map(|l| l.strip_prefix("1002-").or_else(|| l.strip_prefix(' ')))
+        .filter_map(|row| {
+            let f: Vec<&str> = row.split_whitespace().collect();
+            (f.len() >= 5 && f[1] == "BGP").then(|| ProtocolRow {
+                name: f[0].to_string(),
+                state: f[3].to_string(),
+                since: f[4].to_string(),
+                info: f[5..].join(" "),
+            })
+        })
+        .collect()
+}
+
+/// The `since` column of peer `name` when its session is Established.
+pub fn established_since(socket: &Path, name: &str) -> Option<String> {
+    bgp_protocols(socket).into_iter().find(|p| p.name == name && p.info.starts_with("Established")).map(|p| p.since)
+}
+
 /// Whether nodes can get network namespaces here (root and `ip` present).
 pub fn namespaces_available() -> bool {
     fib::testns::is_root() && Command::new("ip").arg("-V").output().is_ok_and(|o| o.status.success())
@@ -94,6 +160,7 @@ impl ClusterSpec {
             nodes,
             mesh: true,
             namespaces,
+            keep_routes: false,
             speaker,
         }
     }
@@ -179,7 +246,8 @@ impl ClusterSpec {
         );
         let _ = writeln!(
             s,
-            "\n[kernel]\nlearn = {ns}\nprogram = {ns}\nkeep_routes_on_shutdown = false",
+            "\n[kernel]\nlearn = {ns}\nprogram = {ns}\nkeep_routes_on_shutdown = {}",
+            self.keep_routes,
             ns = self.namespaces
         );
         let _ = writeln!(

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use fib::testns::skip_unless_root;
 use ipnet::Ipv4Net;
-use tern_speaker::cluster::{Cluster, ClusterSpec};
+use tern_speaker::cluster::{bgp_protocols, control_command, established_since, Cluster, ClusterSpec};
 
 fn speaker_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_tern-speaker"))
@@ -163,4 +163,90 @@ fn cluster_mixed_with_bird16_converges_both_ways() {
     let ok =
         Cluster::wait_for(CONVERGE, || route_for(&cluster.nodes[3].routes(&["proto", "bird"]), "10.68.9.9").is_none());
     assert!(ok, "withdrawal did not reach BIRD:\n{}", dump(&cluster));
+}
+
+/// Graceful restart on a real cluster. A node killed outright (SIGKILL, a
+/// crash): its peers keep its routes as stale (RFC 4724) and it comes back
+/// with them in place. A node stopped with SIGTERM: Cease/Administrative
+/// Shutdown, which RFC 8538 §5.1 sends as a Hard Reset once the N bit is
+/// exchanged, so the peers drop its routes; its own kernel keeps what tern
+/// installed (Calico's `persist`).
+#[test]
+fn cluster_graceful_restart_on_kill_and_hard_reset_on_sigterm() {
+    if skip_unless_root("cluster_graceful_restart_on_kill_and_hard_reset_on_sigterm") {
+        return;
+    }
+    let mut spec = ClusterSpec::mesh("gr", 5, 3, speaker_bin(), true);
+    spec.keep_routes = true;
+    let mut cluster = Cluster::start(spec).expect("start cluster");
+    let block1 = "10.69.1.0/26";
+    let has = |c: &Cluster, i: usize, prefix: &str, via: &str| {
+        route_for(&c.nodes[i].routes(&["proto", "bird"]), prefix).is_some_and(|l| l.contains(via))
+    };
+    let sock2 = cluster.nodes[1].socket.clone();
+    let converged = |c: &Cluster| {
+        established_since(&sock2, "Mesh_10_99_5_1").is_some()
+            && has(c, 1, block1, "via 10.99.5.1 dev tunl0")
+            && has(c, 0, "10.69.2.0/26", "via 10.99.5.2 dev tunl0")
+    };
+    assert!(Cluster::wait_for(CONVERGE, || converged(&cluster)), "not converged:\n{}", dump(&cluster));
+    let gone = |_: &Cluster| {
+        bgp_protocols(&sock2).iter().any(|p| p.name == "Mesh_10_99_5_1" && !p.info.starts_with("Established"))
+    };
+
+    // 1. SIGKILL: no NOTIFICATION; node-2 notices the lost connection and keeps the block.
+    cluster.nodes[0].signal(nix::sys::signal::Signal::SIGKILL).expect("kill");
+    cluster.nodes[0].stop();
+    // The kernel closes the dead process's sockets: node-2 sees the connection go.
+    assert!(Cluster::wait_for(Duration::from_secs(15), || gone(&cluster)), "{:?}", bgp_protocols(&sock2));
+    let own = cluster.nodes[0].routes(&["proto", "bird"]);
+    assert!(route_for(&own, "10.69.2.0/26").is_some(), "node-1's kernel lost tern's routes: {own:?}");
+    assert!(has(&cluster, 1, block1, "via 10.99.5.1"), "node-2 dropped the block at once:\n{}", dump(&cluster));
+    cluster.nodes[0].start().expect("restart");
+    assert!(Cluster::wait_for(CONVERGE, || converged(&cluster)), "no comeback:\n{}", dump(&cluster));
+
+    // 2. SIGTERM: Cease/Administrative Shutdown (as a Hard Reset): node-2 drops the block.
+    cluster.nodes[0].stop();
+    assert!(Cluster::wait_for(Duration::from_secs(15), || gone(&cluster)), "{:?}", bgp_protocols(&sock2));
+    let detail = control_command(&sock2, "show protocols all Mesh_10_99_5_1").expect("detail").join("\n");
+    assert!(detail.contains("Administrative Shutdown"), "{detail}");
+    assert!(
+        Cluster::wait_for(Duration::from_secs(10), || !has(&cluster, 1, block1, "via")),
+        "node-2 kept the block after a Hard Reset:\n{}",
+        dump(&cluster)
+    );
+    let own = cluster.nodes[0].routes(&["proto", "bird"]);
+    assert!(route_for(&own, "10.69.2.0/26").is_some(), "node-1 flushed its routes on SIGTERM: {own:?}");
+    cluster.nodes[0].start().expect("restart");
+    assert!(Cluster::wait_for(CONVERGE, || converged(&cluster)), "no comeback:\n{}", dump(&cluster));
+}
+
+/// `/metrics` of a running node (loopback mode, where the HTTP endpoint is
+/// reachable from the test): its peers are up and the routes counted.
+#[test]
+fn cluster_metrics_are_scraped_from_a_running_node() {
+    use std::io::{Read, Write};
+    let spec = ClusterSpec::mesh("mt", 6, 2, speaker_bin(), false);
+    let cluster = Cluster::start(spec).expect("start cluster");
+    let sock = cluster.nodes[0].socket.clone();
+    assert!(
+        Cluster::wait_for(CONVERGE, || established_since(&sock, "Mesh_127_77_6_2").is_some()),
+        "{}",
+        dump(&cluster)
+    );
+    let scrape = || {
+        let mut s = std::net::TcpStream::connect("127.77.6.1:9179").ok()?;
+        s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+        s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").ok()?;
+        let mut body = String::new();
+        s.read_to_string(&mut body).ok()?;
+        Some(body)
+    };
+    let mut text = String::new();
+    let ok = Cluster::wait_for(CONVERGE, || {
+        text = scrape().unwrap_or_default();
+        text.lines().any(|l| l.starts_with("tern_bgp_peer_up{") && l.contains("Mesh_127_77_6_2") && l.ends_with(" 1"))
+            && text.lines().any(|l| l == "tern_rib_destinations 2")
+    });
+    assert!(ok, "metrics:\n{text}\n{}", dump(&cluster));
 }

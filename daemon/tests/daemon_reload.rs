@@ -1,62 +1,27 @@
 //! The daemon's command line and reload without disruption, on real
 //! processes: `--check`, SIGHUP and the control socket's `configure`.
 
-use std::io::{BufRead, BufReader, Write};
-use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
 use fib::testns::skip_unless_root;
-use tern_speaker::cluster::{Cluster, ClusterSpec};
+use tern_speaker::cluster::{bgp_protocols, control_command, established_since, Cluster, ClusterSpec};
 
 fn speaker_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_tern-speaker"))
 }
 
-/// Sends one command to a BIRD-protocol socket and returns the reply lines
-/// (greeting excluded) up to the final line (a code followed by a space).
 fn ask(socket: &Path, command: &str) -> std::io::Result<Vec<String>> {
-    let stream = UnixStream::connect(socket)?;
-    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-    let mut reader = BufReader::new(stream.try_clone()?);
-    let mut greeting = String::new();
-    reader.read_line(&mut greeting)?;
-    (&stream).write_all(format!("{command}\n").as_bytes())?;
-    let mut lines = Vec::new();
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line)? == 0 {
-            break;
-        }
-        let line = line.trim_end_matches('\n').to_string();
-        let last = line.len() >= 5 && line.as_bytes()[4] == b' ' && line[..4].bytes().all(|b| b.is_ascii_digit());
-        lines.push(line);
-        if last {
-            break;
-        }
-    }
-    Ok(lines)
+    control_command(socket, command)
 }
 
-/// `show protocols` rows of BGP peers: (name, state, since, info), read as
-/// calicoctl reads them (a `1002-` row, then continuation rows starting with
-/// a space).
-fn protocols(socket: &Path) -> Vec<(String, String, String, String)> {
-    let Ok(lines) = ask(socket, "show protocols") else { return Vec::new() };
-    lines
-        .iter()
-        .filter_map(|l| l.strip_prefix("1002-").or_else(|| l.strip_prefix(' ')))
-        .filter_map(|row| {
-            let f: Vec<&str> = row.split_whitespace().collect();
-            (f.len() >= 5 && f[1] == "BGP")
-                .then(|| (f[0].to_string(), f[3].to_string(), f[4].to_string(), f[5..].join(" ")))
-        })
-        .collect()
+fn protocols(socket: &Path) -> Vec<String> {
+    bgp_protocols(socket).into_iter().map(|p| p.name).collect()
 }
 
 fn established(socket: &Path, name: &str) -> Option<String> {
-    protocols(socket).into_iter().find(|p| p.0 == name && p.3.starts_with("Established")).map(|p| p.2)
+    established_since(socket, name)
 }
 
 #[test]
@@ -114,7 +79,7 @@ fn reload_applies_only_the_difference_and_refuses_a_broken_file() {
     std::thread::sleep(Duration::from_millis(1100)); // `since` has a one-second resolution
     let reply = ask(&sock, "configure").expect("configure");
     assert!(reply.iter().any(|l| l.contains("1 added")), "{reply:?}");
-    assert!(protocols(&sock).iter().any(|p| p.0 == "Global_10_99_3_50"), "{:?}", protocols(&sock));
+    assert!(protocols(&sock).iter().any(|p| p == "Global_10_99_3_50"), "{:?}", protocols(&sock));
     assert_eq!(established(&sock, peer2).as_deref(), Some(since2.as_str()), "session to node-2 was reset");
     assert_eq!(n2_ups(&cluster), before, "node-2 saw the session restart:\n{}", cluster.nodes[1].log_text());
 
@@ -123,14 +88,14 @@ fn reload_applies_only_the_difference_and_refuses_a_broken_file() {
     let reply = ask(&sock, "configure").expect("configure");
     let text = reply.join("\n");
     assert!(text.contains(":2:"), "refusal without position: {text}");
-    assert!(protocols(&sock).iter().any(|p| p.0 == "Global_10_99_3_50"));
+    assert!(protocols(&sock).iter().any(|p| p == "Global_10_99_3_50"));
     assert_eq!(established(&sock, peer2).as_deref(), Some(since2.as_str()));
 
     // 3. SIGHUP with the original file: the added peer goes, the mesh stays.
     std::fs::write(&cfg, &original).expect("write");
     cluster.nodes[0].signal(nix::sys::signal::Signal::SIGHUP).expect("hup");
     assert!(
-        Cluster::wait_for(Duration::from_secs(10), || !protocols(&sock).iter().any(|p| p.0 == "Global_10_99_3_50")),
+        Cluster::wait_for(Duration::from_secs(10), || !protocols(&sock).iter().any(|p| p == "Global_10_99_3_50")),
         "removed peer still there"
     );
     assert_eq!(established(&sock, peer2).as_deref(), Some(since2.as_str()));
