@@ -48,7 +48,7 @@ fn has(socket: &Path, name: &str) -> bool {
 
 #[test]
 fn etcd_two_speakers_mesh_and_follow_datastore_changes_live() {
-    let etcd = Etcd::start("e2e");
+    let mut etcd = Etcd::start("e2e");
     let dir = TempDir::new("ds-e2e");
     let port = free_port(A);
     etcd.bgp_configuration(
@@ -107,6 +107,22 @@ fn etcd_two_speakers_mesh_and_follow_datastore_changes_live() {
     assert!(a.proc.running() && b.proc.running());
     let log = a.proc.log_text();
     assert!(log.contains("reconfigured"), "no reconfiguration logged:\n{log}");
+
+    // etcd goes away: the daemons keep their sessions and say so; a change made after it returns
+    // is applied.
+    etcd.kill();
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(a.proc.running() && b.proc.running());
+    unchanged(&a, &b, "etcd stopped");
+    let log = a.proc.log_text();
+    assert!(log.contains("sessions and routes stay as they are until etcd returns"), "outage not logged:\n{log}");
+    etcd.run();
+    etcd.node("c", &format!("{C}/24"), "", "");
+    let added =
+        wait_for(Duration::from_secs(15), || has(&a.socket, "Mesh_127_77_6_3") && has(&b.socket, "Mesh_127_77_6_3"));
+    assert!(added, "change after etcd's return not applied: {:?}\n{}", protocols(&a.socket), a.proc.log_text());
+    unchanged(&a, &b, "etcd back");
+    assert!(a.proc.log_text().contains("etcd reachable again"));
 }
 
 fn routes(socket: &Path) -> String {

@@ -158,3 +158,30 @@ async fn etcd_killed_and_restarted_the_watch_resumes() {
     assert!(rx.try_recv().is_err(), "an event was applied twice");
     task.abort();
 }
+
+/// A three-member etcd cluster: the syncer has every member's endpoint; whichever member goes
+/// away (the others keep the quorum), changes written through the others keep arriving.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn etcd_three_member_cluster_survives_the_loss_of_any_member() {
+    let mut members = Etcd::cluster("three", 3);
+    three_nodes(&members[0]);
+    let mut opts = options(&members[0], "n1");
+    opts.etcd.endpoints = members.iter().map(|m| m.url.clone()).collect();
+    let (mut syncer, mut rx) = Syncer::new(opts).expect("syncer");
+    assert_eq!(syncer.initial().await.expect("initial state").peers.len(), 2);
+    let task = tokio::spawn(syncer.run());
+
+    let mut expected = vec!["Global_10_0_0_254".to_string(), "Mesh_10_0_0_2".to_string()];
+    for down in 0..3 {
+        members[down].kill();
+        let via = &members[(down + 1) % 3];
+        let ip = format!("10.0.0.{}", 10 + down);
+        via.node(&format!("x{down}"), &format!("{ip}/24"), "", "");
+        expected.push(format!("Mesh_{}", ip.replace('.', "_")));
+        expected.sort();
+        let s = state_where(&mut rx, |s| s.peers.len() == expected.len()).await;
+        assert_eq!(peer_names(&s), expected, "member {down} down");
+        members[down].run();
+    }
+    task.abort();
+}

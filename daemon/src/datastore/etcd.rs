@@ -59,7 +59,7 @@ fn unavailable(e: impl std::fmt::Display) -> EtcdError {
 }
 
 async fn bounded<T>(
-    what: &str,
+    what: impl std::fmt::Display,
     f: impl std::future::Future<Output = Result<T, etcd_client::Error>>,
 ) -> Result<T, EtcdError> {
     match tokio::time::timeout(REQUEST_TIMEOUT, f).await {
@@ -100,8 +100,14 @@ impl EtcdOptions {
         self.tls_options().map(|_| ())
     }
 
-    /// A client; connections are made (and remade) as requests need them.
-    pub async fn connect(&self) -> Result<Client, EtcdError> {
+    /// A client of the `index`th endpoint (modulo their number). One endpoint per client: the
+    /// caller moves to the next one when this one fails (a balanced channel over every endpoint
+    /// kept picking a dead member).
+    pub async fn connect(&self, index: usize) -> Result<Client, EtcdError> {
+        let endpoint = self
+            .endpoints
+            .get(index % self.endpoints.len().max(1))
+            .ok_or_else(|| EtcdError::Options("no endpoint".into()))?;
         let mut options = ConnectOptions::new()
             .with_connect_timeout(REQUEST_TIMEOUT)
             // HTTP/2 pings find a dead connection under an idle watch.
@@ -112,7 +118,7 @@ impl EtcdOptions {
         if let Some(tls) = self.tls_options()? {
             options = options.with_tls(tls);
         }
-        bounded("connect", Client::connect(&self.endpoints, Some(options))).await
+        bounded(endpoint, Client::connect([endpoint], Some(options))).await
     }
 }
 
@@ -172,9 +178,19 @@ fn snapshot(kvs: &[(String, Vec<u8>)]) -> Datastore {
 
 /// Reads the datastore once (a dry run): one attempt, bounded.
 pub async fn read_once(etcd: &EtcdOptions, prefixes: &[String]) -> Result<Datastore, EtcdError> {
-    let mut client = etcd.connect().await?;
-    let (kvs, _) = list(&mut client, prefixes).await?;
-    Ok(snapshot(&kvs))
+    let mut errors = Vec::new();
+    for i in 0..etcd.endpoints.len() {
+        let listed = match etcd.connect(i).await {
+            Ok(mut client) => list(&mut client, prefixes).await,
+            Err(e) => Err(e),
+        };
+        match listed {
+            Ok((kvs, _)) => return Ok(snapshot(&kvs)),
+            Err(EtcdError::Options(e)) => return Err(EtcdError::Options(e)),
+            Err(EtcdError::Unavailable(e)) => errors.push(format!("{}: {e}", etcd.endpoints[i])),
+        }
+    }
+    Err(EtcdError::Unavailable(errors.join("; ")))
 }
 
 /// How a watch session ended.
@@ -207,6 +223,8 @@ pub struct Syncer {
     next: Vec<i64>,
     /// The snapshot must be listed again (start, compaction).
     need_list: bool,
+    /// The endpoint in use; the next one after a failure.
+    endpoint: usize,
     last_sent: Option<DesiredState>,
     /// The last translation error logged (logged again only when it changes).
     last_error: Option<String>,
@@ -227,6 +245,7 @@ impl Syncer {
             options,
             ds: Datastore::new(),
             need_list: true,
+            endpoint: 0,
             last_sent: None,
             last_error: None,
             outage: None,
@@ -245,14 +264,17 @@ impl Syncer {
     pub async fn initial(&mut self) -> Result<DesiredState, String> {
         let mut backoff = BACKOFF.0;
         loop {
-            let listed = match self.options.etcd.connect().await {
+            let listed = match self.options.etcd.connect(self.endpoint).await {
                 Ok(mut client) => self.list(&mut client).await,
                 Err(e) => Err(e),
             };
             match listed {
                 Ok(()) => break,
                 Err(EtcdError::Options(e)) => return Err(e),
-                Err(e) => self.note_outage(&e),
+                Err(e) => {
+                    self.note_outage(&e);
+                    self.endpoint = self.endpoint.wrapping_add(1);
+                }
             }
             tokio::time::sleep(backoff).await;
             backoff = (backoff * 2).min(BACKOFF.1);
@@ -272,6 +294,7 @@ impl Syncer {
                 Ok(SessionEnd::Resync) => backoff = BACKOFF.0,
                 Err(e) => {
                     self.note_outage(&e);
+                    self.endpoint = self.endpoint.wrapping_add(1);
                     tokio::select! {
                         _ = tokio::time::sleep(backoff) => {}
                         _ = self.tx.closed() => return,
@@ -293,7 +316,7 @@ impl Syncer {
 
     /// One connection: list if needed, watch every prefix, apply events until something ends it.
     async fn session(&mut self) -> Result<SessionEnd, EtcdError> {
-        let mut client = self.options.etcd.connect().await?;
+        let mut client = self.options.etcd.connect(self.endpoint).await?;
         if self.need_list {
             self.list(&mut client).await?;
             if !self.publish().await {
@@ -415,16 +438,18 @@ impl Syncer {
 
     fn note_outage(&mut self, e: &EtcdError) {
         let now = Instant::now();
+        let endpoints = &self.options.etcd.endpoints;
+        let endpoint = endpoints.get(self.endpoint % endpoints.len().max(1)).map(String::as_str).unwrap_or("");
         match &mut self.outage {
             None => {
-                warn!(endpoints = ?self.options.etcd.endpoints, "{e}: sessions and routes stay as they are until etcd returns");
+                warn!(endpoint, "{e}: sessions and routes stay as they are until etcd returns");
                 self.outage = Some((now, now));
             }
             Some((since, logged)) if now.duration_since(*logged) >= OUTAGE_LOG_INTERVAL => {
-                warn!(seconds = since.elapsed().as_secs(), "etcd still unavailable: {e}");
+                warn!(endpoint, seconds = since.elapsed().as_secs(), "etcd still unavailable: {e}");
                 *logged = now;
             }
-            Some(_) => debug!("{e}"),
+            Some(_) => debug!(endpoint, "{e}"),
         }
     }
 

@@ -198,7 +198,10 @@ impl Pki {
 /// One etcd member on 127.0.0.1 with its own ports and data dir.
 pub struct Etcd {
     pub url: String,
+    name: String,
     peer_url: String,
+    /// `--initial-cluster`: every member's name and peer URL.
+    initial_cluster: String,
     dir: TempDir,
     proc: Option<Proc>,
     /// TLS with client certificates: the server's flags and etcdctl's.
@@ -237,9 +240,12 @@ impl Etcd {
         let client = free_port("127.0.0.1");
         let peer = free_port("127.0.0.1");
         let scheme = if tls.is_some() { "https" } else { "http" };
+        let peer_url = format!("http://127.0.0.1:{peer}");
         let mut etcd = Etcd {
             url: format!("{scheme}://127.0.0.1:{client}"),
-            peer_url: format!("http://127.0.0.1:{peer}"),
+            name: "t".into(),
+            initial_cluster: format!("t={peer_url}"),
+            peer_url,
             dir: TempDir::new(&format!("etcd-{tag}")),
             proc: None,
             tls,
@@ -248,12 +254,54 @@ impl Etcd {
         etcd
     }
 
+    /// A cluster of `n` members (plain HTTP), all healthy.
+    pub fn cluster(tag: &str, n: usize) -> Vec<Etcd> {
+        let ports: Vec<(u16, u16)> = (0..n).map(|_| (free_port("127.0.0.1"), free_port("127.0.0.1"))).collect();
+        let initial_cluster = ports
+            .iter()
+            .enumerate()
+            .map(|(i, p)| format!("m{i}=http://127.0.0.1:{}", p.1))
+            .collect::<Vec<_>>()
+            .join(",");
+        let mut members: Vec<Etcd> = ports
+            .iter()
+            .enumerate()
+            .map(|(i, (client, peer))| Etcd {
+                url: format!("http://127.0.0.1:{client}"),
+                name: format!("m{i}"),
+                peer_url: format!("http://127.0.0.1:{peer}"),
+                initial_cluster: initial_cluster.clone(),
+                dir: TempDir::new(&format!("etcd-{tag}-m{i}")),
+                proc: None,
+                tls: None,
+            })
+            .collect();
+        // A member is healthy only once a quorum runs: start them all, then wait.
+        for m in &mut members {
+            m.spawn();
+        }
+        for m in &members {
+            m.wait_healthy();
+        }
+        members
+    }
+
     /// (Re)starts the member on the same ports and data.
     pub fn run(&mut self) {
+        self.spawn();
+        self.wait_healthy();
+    }
+
+    fn wait_healthy(&self) {
+        let ready = wait_for(Duration::from_secs(20), || self.ctl(&["endpoint", "health"]).is_ok());
+        assert!(ready, "etcd did not start: {}", self.proc.as_ref().map(|p| p.log_text()).unwrap_or_default());
+    }
+
+    fn spawn(&mut self) {
         let data = self.dir.path().join("data");
         let args: Vec<String> = [
             "--name",
-            "t",
+            &self.name,
             "--data-dir",
             &data.to_string_lossy(),
             "--listen-client-urls",
@@ -265,7 +313,7 @@ impl Etcd {
             "--initial-advertise-peer-urls",
             &self.peer_url,
             "--initial-cluster",
-            &format!("t={}", self.peer_url),
+            &self.initial_cluster,
         ]
         .iter()
         .map(|s| s.to_string())
@@ -274,8 +322,6 @@ impl Etcd {
         let n = std::fs::read_dir(self.dir.path()).map(|d| d.count()).unwrap_or(0);
         let log = self.dir.path().join(format!("etcd-{n}.log"));
         self.proc = Some(Proc::spawn(Path::new("etcd"), &args, log, &[]));
-        let ready = wait_for(Duration::from_secs(20), || self.ctl(&["endpoint", "health"]).is_ok());
-        assert!(ready, "etcd did not start: {}", self.proc.as_ref().map(|p| p.log_text()).unwrap_or_default());
     }
 
     pub fn kill(&mut self) {
@@ -301,12 +347,25 @@ impl Etcd {
         }
     }
 
+    /// `etcdctl ARGS`, retried for a while (a cluster may be electing a leader).
+    fn ctl_retried(&self, args: &[&str]) {
+        let mut last = String::new();
+        let done = wait_for(Duration::from_secs(20), || match self.ctl(args) {
+            Ok(_) => true,
+            Err(e) => {
+                last = e;
+                false
+            }
+        });
+        assert!(done, "etcdctl {args:?}: {last}");
+    }
+
     pub fn put(&self, key: &str, value: &str) {
-        self.ctl(&["put", key, value]).unwrap_or_else(|e| panic!("put {key}: {e}"));
+        self.ctl_retried(&["put", key, value]);
     }
 
     pub fn del(&self, key: &str) {
-        self.ctl(&["del", key]).unwrap_or_else(|e| panic!("del {key}: {e}"));
+        self.ctl_retried(&["del", key]);
     }
 
     /// The store's current revision.
