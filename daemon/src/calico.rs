@@ -101,40 +101,9 @@ pub fn local_pref_to_metric(local_pref: u32) -> u32 {
     PRIORITY_BASE.saturating_sub(local_pref)
 }
 
-/// `BGPConfiguration.programClusterRoutes`: which classes of IP pool BIRD (here: tern) programs
-/// the cluster routes for; Felix programs the others.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub enum ClusterRoutes {
-    /// Felix programs everything.
-    Disabled,
-    EnabledIpipOnly,
-    /// Calico 3.33's default: Felix owns IPIP pools, BIRD no-encapsulation pools.
-    EnabledNoEncapOnly,
-    /// Every Calico release up to 3.32 (the BIRD 1.6 era): BIRD owns IPIP and no-encap pools.
-    #[default]
-    Enabled,
-}
-
-impl ClusterRoutes {
-    /// Calico's spelling; an unknown value falls back to Calico's own default
-    /// (`EnabledNoEncapOnly`), as confd's `clusterRoutePolicyFromBGPConfig` does.
-    pub fn parse(s: &str) -> ClusterRoutes {
-        match s {
-            "Disabled" => ClusterRoutes::Disabled,
-            "EnabledIPIPOnly" => ClusterRoutes::EnabledIpipOnly,
-            "Enabled" => ClusterRoutes::Enabled,
-            _ => ClusterRoutes::EnabledNoEncapOnly,
-        }
-    }
-
-    pub fn programs_ipip(self) -> bool {
-        matches!(self, ClusterRoutes::Enabled | ClusterRoutes::EnabledIpipOnly)
-    }
-
-    pub fn programs_no_encap(self) -> bool {
-        matches!(self, ClusterRoutes::Enabled | ClusterRoutes::EnabledNoEncapOnly)
-    }
-}
+/// `BGPConfiguration.programClusterRoutes`: which classes of IP pool tern programs the cluster
+/// routes for; Felix programs the others. The datastore model's type, under the rules' name.
+pub use config::calico::resources::ProgramClusterRoutes as ClusterRoutes;
 
 /// Calico settings that change the rules but are not in the configuration file (yet).
 #[derive(Clone, Debug, PartialEq, Eq)]

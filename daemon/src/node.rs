@@ -23,7 +23,7 @@ use speaker::rib::{FibChange, RibConfig, SelectionDeferral};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{error, info, warn};
 
-use crate::calico::{CalicoHandle, CalicoOptions, ClusterRoutes, Learned};
+use crate::calico::{CalicoHandle, CalicoOptions, Learned};
 use crate::peers::{peer_spec, Policies};
 use crate::status::{BoxFut, DaemonStatus, KernelStats, StatusSource};
 
@@ -143,14 +143,7 @@ fn nlri(net: IpNet) -> Nlri {
 /// Calico settings of the rules that come from the datastore's
 /// BGPConfiguration (`programClusterRoutes`).
 fn calico_options(state: &DesiredState) -> CalicoOptions {
-    use config::calico::resources::ProgramClusterRoutes as P;
-    let program_cluster_routes = match state.calico.program_cluster_routes {
-        P::Enabled => ClusterRoutes::Enabled,
-        P::Disabled => ClusterRoutes::Disabled,
-        P::EnabledIpipOnly => ClusterRoutes::EnabledIpipOnly,
-        P::EnabledNoEncapOnly => ClusterRoutes::EnabledNoEncapOnly,
-    };
-    CalicoOptions { program_cluster_routes, ..CalicoOptions::default() }
+    CalicoOptions { program_cluster_routes: state.calico.program_cluster_routes, ..CalicoOptions::default() }
 }
 
 /// Loads and checks the configuration, or returns every diagnostic as text.

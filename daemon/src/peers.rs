@@ -104,7 +104,7 @@ pub fn peer_spec(
         export: policies.export,
         max_prefixes: peer.max_prefixes.map(|limit| MaxPrefixes { limit: limit as usize, close: true }),
         add_path_send: AddPathSend::Multipath,
-        allow_own_as: 0,
+        allow_own_as: peer.allow_own_as,
         import_name: peer.import_policy.clone(),
         export_name: peer.export_policy.clone(),
     })

@@ -98,8 +98,6 @@ fn program_cluster_routes_hands_pools_to_felix() {
         install("10.192.0.3", false, 1024),
         "outside the pools it is still ours"
     );
-    assert_eq!(ClusterRoutes::parse("EnabledIPIPOnly"), ClusterRoutes::EnabledIpipOnly);
-    assert_eq!(ClusterRoutes::parse("SomethingFromANewerAPI"), ClusterRoutes::EnabledNoEncapOnly);
 }
 
 /// Without `network_v4` Calico renders no IPv4 pool statements at all: everything is accepted

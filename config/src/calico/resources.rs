@@ -139,14 +139,29 @@ pub enum BindMode {
 
 /// `BGPConfiguration.spec.programClusterRoutes`: which pool routes the BGP daemon programs into
 /// the kernel (the rest are left to Felix).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum ProgramClusterRoutes {
-    /// Both IPIP and unencapsulated pools (every release before the option existed).
+    /// Both IPIP and unencapsulated pools (every release before the option existed, up to
+    /// Calico 3.32: the BIRD 1.6 era).
     #[default]
     Enabled,
+    /// Felix programs everything.
     Disabled,
     EnabledIpipOnly,
+    /// Calico 3.33's default: Felix owns IPIP pools, the BGP daemon no-encapsulation pools.
     EnabledNoEncapOnly,
+}
+
+impl ProgramClusterRoutes {
+    /// The BGP daemon programs IPIP pools' routes.
+    pub fn programs_ipip(self) -> bool {
+        matches!(self, ProgramClusterRoutes::Enabled | ProgramClusterRoutes::EnabledIpipOnly)
+    }
+
+    /// The BGP daemon programs unencapsulated pools' routes.
+    pub fn programs_no_encap(self) -> bool {
+        matches!(self, ProgramClusterRoutes::Enabled | ProgramClusterRoutes::EnabledNoEncapOnly)
+    }
 }
 
 /// `BGPConfiguration` (`default`, or `node.<name>` for one node).

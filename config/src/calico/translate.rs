@@ -99,14 +99,8 @@ impl CalicoState {
     pub fn programs_pool(&self, pool: &PoolState) -> bool {
         let vxlan = matches!(pool.vxlan_mode, EncapMode::Always | EncapMode::CrossSubnet);
         let ipip = matches!(pool.ipip_mode, EncapMode::Always | EncapMode::CrossSubnet);
-        use ProgramClusterRoutes::*;
-        match self.program_cluster_routes {
-            _ if vxlan => false,
-            Enabled => true,
-            Disabled => false,
-            EnabledIpipOnly => ipip,
-            EnabledNoEncapOnly => !ipip,
-        }
+        let p = self.program_cluster_routes;
+        !vxlan && if ipip { p.programs_ipip() } else { p.programs_no_encap() }
     }
 }
 
