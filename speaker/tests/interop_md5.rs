@@ -1,4 +1,4 @@
-//! TCP MD5 signatures (RFC 2385) with BIRD 2.
+//! TCP MD5 signatures (RFC 2385) with BIRD 2 (right and wrong key), BIRD 1.6, GoBGP and FRR.
 
 mod interop;
 
@@ -9,12 +9,31 @@ use interop::{holds_for, Net};
 use speaker::State;
 
 /// Both sides with the same key: the session comes up and routes flow.
-#[test]
-fn interop_bird2_md5_session_comes_up() {
-    let (tern, bird, name) = pair(Kind::Bird2, 60, false, |o| o.password = Some("tern-md5-key".to_string()));
-    bird.wait_established(false);
+fn md5_session_comes_up(kind: Kind, n: u8) {
+    let (tern, d, name) = pair(kind, n, false, |o| o.password = Some("tern-md5-key".to_string()));
+    d.wait_established(false);
     tern.wait_established(&name);
     wait_tern_has(&tern, &name, &prefixes(tern.net, 2, false));
+}
+
+#[test]
+fn interop_bird2_md5_session_comes_up() {
+    md5_session_comes_up(Kind::Bird2, 60);
+}
+
+#[test]
+fn interop_bird1_md5_session_comes_up() {
+    md5_session_comes_up(Kind::Bird1, 62);
+}
+
+#[test]
+fn interop_gobgp_md5_session_comes_up() {
+    md5_session_comes_up(Kind::Gobgp, 63);
+}
+
+#[test]
+fn interop_frr_md5_session_comes_up() {
+    md5_session_comes_up(Kind::Frr, 64);
 }
 
 /// tern with a different key than BIRD: the SYNs carry the wrong digest,
