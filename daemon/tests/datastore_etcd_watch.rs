@@ -185,3 +185,43 @@ async fn etcd_three_member_cluster_survives_the_loss_of_any_member() {
     }
     task.abort();
 }
+
+/// Scale smoke: 1,000 Nodes (the list takes several pages) give a full mesh of 999 peers; the
+/// 1,001st Node arrives through the watch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn etcd_thousand_nodes_listed_in_pages_and_watched() {
+    let etcd = Etcd::start("scale");
+    let mut client = etcd_client::Client::connect([etcd.url.as_str()], None).await.expect("client");
+    let node = |i: u32| {
+        let name = format!("node-{i:04}");
+        let value = format!(
+            r#"{{"metadata":{{"name":"{name}"}},"spec":{{"bgp":{{"ipv4Address":"10.{}.{}.1/16"}}}}}}"#,
+            i / 256,
+            i % 256
+        );
+        (format!("{RES}/nodes/{name}"), value)
+    };
+    for chunk in (0..1000).collect::<Vec<u32>>().chunks(100) {
+        let ops: Vec<etcd_client::TxnOp> = chunk
+            .iter()
+            .map(|i| {
+                let (k, v) = node(*i);
+                etcd_client::TxnOp::put(k, v, None)
+            })
+            .collect();
+        client.txn(etcd_client::Txn::new().and_then(ops)).await.expect("txn");
+    }
+    let (mut syncer, mut rx) = Syncer::new(options(&etcd, "node-0000")).expect("syncer");
+    let first = syncer.initial().await.expect("initial state");
+    assert_eq!(syncer.datastore().nodes.len(), 1000);
+    assert_eq!(first.peers.len(), 999);
+    assert!(first.peers.iter().all(|p| p.name.starts_with("Mesh_10_")));
+    let task = tokio::spawn(syncer.run());
+
+    let (k, v) = node(1000);
+    client.put(k, v, None).await.expect("put");
+    let s = next_state(&mut rx).await;
+    assert_eq!(s.peers.len(), 1000);
+    assert!(s.peers.iter().any(|p| p.name == "Mesh_10_3_232_1"), "node 1000 is 10.3.232.1");
+    task.abort();
+}
