@@ -121,6 +121,12 @@ fn etcd_dry_run_prints_what_each_node_and_the_reflector_would_run() {
         assert_eq!(peer(&doc, "10.1.0.10")["source_address"], own);
     }
 
+    // --router-id / CALICO_ROUTER_ID.
+    let hashed = json(&dry_run(&etcd, "tern-speaker", "n2", &["--router-id", "hash"]));
+    assert_ne!(hashed["router_id"], "10.1.0.2");
+    let fixed = json(&dry_run(&etcd, "tern-speaker", "n2", &["--router-id", "192.0.2.7"]));
+    assert_eq!(fixed["router_id"], "192.0.2.7");
+
     // The reflector: the three nodes as clients of cluster 224.0.0.1, from tern-speaker and tern-reflector alike.
     for program in ["tern-speaker", "tern-reflector"] {
         let doc = json(&dry_run(&etcd, program, "rr1", &[]));
@@ -220,4 +226,28 @@ fn etcd_tls_with_client_certificates() {
         dry_run(&etcd, "tern-speaker", "n1", &["--etcd-cert", &s(&pki.client_cert), "--etcd-key", "/nonexistent.key"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent.key"));
+}
+
+/// Two reflector replicas of one cluster ID: each has every node as a client and the other
+/// replica as a plain (non-client) iBGP peer; every node peers with both.
+#[test]
+fn etcd_reflector_replicas_share_the_cluster_and_peer_as_non_clients() {
+    let etcd = Etcd::start("replicas");
+    cluster(&etcd);
+    etcd.node("rr2", "10.1.0.11/24", r#","routeReflectorClusterID":"224.0.0.1""#, r#""route-reflector":"true""#);
+    for (me, other) in [("rr1", "10.1.0.11"), ("rr2", "10.1.0.10")] {
+        let doc = json(&dry_run(&etcd, "tern-reflector", me, &[]));
+        assert_eq!(doc["route_reflector_cluster_id"], "224.0.0.1");
+        let replica = peer(&doc, other);
+        assert_eq!(replica["rr_client"], false, "{me}: the other replica is no client");
+        assert_eq!(replica["cluster_id"], serde_json::Value::Null);
+        for a in ["10.1.0.1", "10.1.0.2", "10.1.0.3"] {
+            assert_eq!(peer(&doc, a)["rr_client"], true, "{me} {a}");
+        }
+        assert_eq!(doc["peers"].as_array().map(Vec::len), Some(4), "{me}: {}", doc["peers"]);
+    }
+    for node in ["n2", "n3"] {
+        let doc = json(&dry_run(&etcd, "tern-speaker", node, &[]));
+        assert_eq!(addresses(&doc), ["10.1.0.10", "10.1.0.11"], "{node}");
+    }
 }

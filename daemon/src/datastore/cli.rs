@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use config::calico::TranslateOptions;
-use config::schema::{LogFormat, LogLevel};
+use config::schema::{LogFormat, LogLevel, RouterIdSpec};
 
 use super::{derive, dry_run, etcd, watch_prefixes, DatastoreOptions, EtcdOptions, LocalSettings, TlsFiles};
 use crate::node::{self, Options, Source};
@@ -39,6 +39,10 @@ pub struct DatastoreArgs {
     /// The Calico Node this daemon runs for.
     #[arg(long, env = "NODENAME", value_name = "NAME")]
     pub node: Option<String>,
+    /// Router ID: an IPv4 address, or `hash` for one derived from the node name (calico-node's
+    /// CALICO_ROUTER_ID); default: the node's IPv4 address.
+    #[arg(long, env = "CALICO_ROUTER_ID", value_name = "ADDRESS|hash", value_parser = parse_router_id)]
+    pub router_id: Option<RouterIdSpec>,
     /// Where BGP passwords' secrets are: `DIR/<secret name>/<key>` (a mounted Kubernetes secret).
     #[arg(long, value_name = "DIR", default_value = "/etc/tern/secrets")]
     pub secret_dir: PathBuf,
@@ -46,6 +50,13 @@ pub struct DatastoreArgs {
     /// is opened).
     #[arg(long)]
     pub dry_run: bool,
+}
+
+fn parse_router_id(s: &str) -> Result<RouterIdSpec, String> {
+    if s == "hash" {
+        return Ok(RouterIdSpec::Hash);
+    }
+    s.parse().map(RouterIdSpec::Address).map_err(|_| format!("{s:?}: expected an IPv4 address or \"hash\""))
 }
 
 /// The daemon flags that also apply in datastore mode.
@@ -111,7 +122,7 @@ fn options(args: &DatastoreArgs, daemon: &DaemonArgs, role: Role) -> Result<Data
     Ok(DatastoreOptions {
         etcd,
         node,
-        translate: TranslateOptions { secret_dir: args.secret_dir.clone(), ..TranslateOptions::default() },
+        translate: TranslateOptions { secret_dir: args.secret_dir.clone(), router_id: args.router_id },
         local,
         require_reflector: role == Role::Reflector,
     })
