@@ -16,7 +16,11 @@ use tern_speaker::datastore::cli::{DaemonArgs, DatastoreArgs, DatastoreKind, Rol
 
 /// tern's clustered BGP route reflector for Calico (etcd datastore).
 #[derive(Parser, Debug)]
-#[command(name = "tern-reflector", version, about)]
+#[command(
+    name = "tern-reflector",
+    version,
+    about = "tern's clustered BGP route reflector for Calico: runs a Node with a routeReflectorClusterID from etcd"
+)]
 struct Cli {
     /// Daemon-local settings: the [kernel], [control] and [log] tables of a
     /// tern configuration file (the rest comes from etcd).
