@@ -406,11 +406,16 @@ impl Rib {
         for (family, prefix) in keys {
             self.recompute(family, prefix);
         }
-        self.flush();
+        // Nothing went to any peer while deferring (their initial dumps were
+        // held back), so each gets its whole Adj-RIB-Out now, which the
+        // recomputation has brought up to date; the incremental changes it
+        // queued would only repeat part of it.
+        self.discard_pending();
         let members: Vec<(PeerId, u64)> =
             self.peers.iter().filter(|(_, p)| p.up).filter_map(|(id, p)| p.group.map(|g| (*id, g))).collect();
         for (peer, gid) in members {
-            self.end_of_rib(peer, gid);
+            // The table, then End-of-RIB for every family (RFC 4724 §4.1).
+            self.dump(peer, gid, None);
         }
     }
 

@@ -213,20 +213,15 @@ fn interop_frr_gr_tern_restarts() {
     tern_restarts(Kind::Frr, 95, false);
 }
 
-// Both fail today: a route originated while selection is deferred goes into
-// the new update group's Adj-RIB-Out at `join_group` (built from
-// `offers(d, &d.best)` with an empty `best`) but is never encoded, since
-// the peer's dump is skipped while deferring and `end_deferral`'s
-// recompute finds it already there; the peer gets only End-of-RIB and
-// sweeps all of tern's stale routes.
+// A route originated while selection is deferred must go out when the
+// deferral ends (it once went only into the Adj-RIB-Out: RIB fix with
+// `rib_gr::route_originated_while_deferring_is_sent_when_the_deferral_ends`).
 #[test]
-#[ignore = "RIB bug: a route originated while selection is deferred is never sent (only End-of-RIB)"]
 fn interop_bird2_gr_tern_restarts_with_selection_deferral() {
     tern_restarts(Kind::Bird2, 96, true);
 }
 
 #[test]
-#[ignore = "RIB bug: a route originated while selection is deferred is never sent (only End-of-RIB)"]
 fn interop_gobgp_gr_tern_restarts_with_selection_deferral() {
     tern_restarts(Kind::Gobgp, 97, true);
 }

@@ -6,7 +6,7 @@ mod rib_common;
 
 use std::time::Instant;
 
-use bgp_proto::Update;
+use bgp_proto::{PathAttributes, Update};
 use rib_common::*;
 use speaker::rib::{FibChange, Input, PeerId, PeerInfo, Rib};
 
@@ -138,4 +138,32 @@ fn selection_deferral_is_bounded() {
     assert!(!rib.deferring());
     assert_eq!(fib(&out).len(), 2);
     assert_eq!(announced_to(&out, 3).len(), 2);
+}
+
+/// A route originated while selection is deferred (the daemon feeds its
+/// kernel routes right after start) goes out once, with the rest of the
+/// table, when the deferral ends — not only End-of-RIB.
+#[test]
+fn route_originated_while_deferring_is_sent_when_the_deferral_ends() {
+    let now = Instant::now();
+    let mut rib = restarting();
+    let local = PathAttributes { origin: Some(bgp_proto::attribute::Origin::Igp), ..PathAttributes::default() };
+    let mut out = rib.handle(now, Input::Originate { family: V4, nlri: net("192.168.1.0/26"), attrs: local });
+    for (n, i) in [(1, gr_peer(1)), (2, gr_peer(2)), (3, info(3, 65003))] {
+        out.extend(rib.handle(now, Input::PeerUp { peer: PeerId(n), info: i }));
+    }
+    out.extend(announce(&mut rib, 1, attrs(&[65001], "10.0.0.1"), &["10.2.0.0/24"]));
+    assert!(sent_to(&out, 3).is_empty(), "sent while deferring: {out:?}");
+    for p in [1, 2] {
+        for f in [V4, V6] {
+            out.extend(rib.handle(now, Input::Update { peer: PeerId(p), update: Update::end_of_rib(f) }));
+        }
+    }
+    assert!(!rib.deferring());
+    let mut to3 = announced_to(&out, 3);
+    to3.sort();
+    assert_eq!(to3, [net("10.2.0.0/24"), net("192.168.1.0/26")], "each route exactly once");
+    let to1 = announced_to(&out, 1);
+    assert_eq!(to1, [net("192.168.1.0/26")], "the GR peer gets our route too");
+    assert_eq!(sent_to(&out, 1).last().and_then(|u| u.is_end_of_rib()), Some(V6));
 }

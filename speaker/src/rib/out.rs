@@ -349,6 +349,16 @@ impl Rib {
         Some(a)
     }
 
+    /// Drops the queued Adj-RIB-Out changes of every group without encoding
+    /// them (the groups' tables already hold their result).
+    pub(super) fn discard_pending(&mut self) {
+        for c in std::mem::take(&mut self.pending).into_values().flatten() {
+            if let Some((a, _)) = c.new {
+                self.interner.release(a);
+            }
+        }
+    }
+
     /// Encodes the pending Adj-RIB-Out changes, once per group.
     pub(super) fn flush(&mut self) {
         for (gid, changes) in std::mem::take(&mut self.pending) {
