@@ -47,6 +47,8 @@ pub struct ClusterSpec {
     pub mesh: bool,
     /// Use network namespaces (needs root); otherwise loopback only.
     pub namespaces: bool,
+    /// Felix-like `blackhole <block> proto 80` in each node's kernel.
+    pub felix_blackholes: bool,
     /// Leave tern's kernel routes in place when a node stops (Calico's
     /// `persist`, for graceful restart).
     pub keep_routes: bool,
@@ -161,6 +163,7 @@ impl ClusterSpec {
             mesh: true,
             namespaces,
             keep_routes: false,
+            felix_blackholes: false,
             speaker,
         }
     }
@@ -348,6 +351,11 @@ impl Cluster {
             let _ = ns.ip(&["route", "add", "10.99.0.0/16", "dev", "eth0"]);
             // Calico's IPIP device: one end of a veth pair named tunl0.
             ns.veth("tunl0", "tunl0-peer", None)?;
+            // Felix's blackhole for the node's block (proto 80), as on a Calico node
+            // with Felix programming block routes.
+            if self.spec.felix_blackholes && spec.rr_cluster_id.is_none() {
+                ns.ip(&["route", "add", "blackhole", &spec.block.to_string(), "proto", "80"])?;
+            }
             Some(ns)
         } else {
             None

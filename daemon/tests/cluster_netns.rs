@@ -34,7 +34,8 @@ fn dump(cluster: &Cluster) -> String {
     s
 }
 
-/// Four mesh nodes, IPIP Always: every node's kernel gets every other node's
+/// Four mesh nodes with Felix-like routes (a `blackhole <block> proto 80` each), IPIP
+/// Always: every node's kernel gets every other node's
 /// block `via <node> dev tunl0 onlink proto bird`; a workload /32 with
 /// metric < 1024 is exported, one with metric ≥ 1024 is not.
 #[test]
@@ -42,7 +43,8 @@ fn cluster_mesh_ipip_always_programs_blocks_and_elevated_host_routes() {
     if skip_unless_root("cluster_mesh_ipip_always_programs_blocks_and_elevated_host_routes") {
         return;
     }
-    let spec = ClusterSpec::mesh("m4", 1, 4, speaker_bin(), true);
+    let mut spec = ClusterSpec::mesh("m4", 1, 4, speaker_bin(), true);
+    spec.felix_blackholes = true;
     let cluster = Cluster::start(spec).expect("start cluster");
     // Node 1 has two workloads on cali veths: one borrowed from another
     // node's block with an elevated priority (metric 512 < 1024), and one
