@@ -1,12 +1,11 @@
 //! `--dry-run`: the desired state derived for a node, as JSON, for operators comparing it with
 //! what BIRD ran. Secrets are never read: a password shows where it would come from.
 
-use config::calico::resources::ProgramClusterRoutes;
 use config::schema::EncapMode;
 use config::{Community, DesiredPeer, DesiredState, Password, TtlMode};
 use serde_json::{json, Value};
 
-use crate::calico::{pool_class, within, CalicoOptions, CalicoRules, ClusterRoutes, PoolClass};
+use crate::calico::{pool_class, within, CalicoOptions, CalicoRules, PoolClass};
 
 fn community(c: &Community) -> String {
     match c {
@@ -20,16 +19,6 @@ fn encap(m: EncapMode) -> &'static str {
         EncapMode::Never => "Never",
         EncapMode::Always => "Always",
         EncapMode::CrossSubnet => "CrossSubnet",
-    }
-}
-
-/// The same mapping the daemon uses for its kernel rules.
-pub(crate) fn cluster_routes(p: ProgramClusterRoutes) -> ClusterRoutes {
-    match p {
-        ProgramClusterRoutes::Enabled => ClusterRoutes::Enabled,
-        ProgramClusterRoutes::Disabled => ClusterRoutes::Disabled,
-        ProgramClusterRoutes::EnabledIpipOnly => ClusterRoutes::EnabledIpipOnly,
-        ProgramClusterRoutes::EnabledNoEncapOnly => ClusterRoutes::EnabledNoEncapOnly,
     }
 }
 
@@ -68,10 +57,8 @@ fn peer(p: &DesiredPeer) -> Value {
 
 /// The JSON document `--dry-run` prints for `state`; `malformed` lists the objects skipped.
 pub fn render(state: &DesiredState, malformed: &[(String, String)]) -> Value {
-    let options = CalicoOptions {
-        program_cluster_routes: cluster_routes(state.calico.program_cluster_routes),
-        ..CalicoOptions::default()
-    };
+    let options =
+        CalicoOptions { program_cluster_routes: state.calico.program_cluster_routes, ..CalicoOptions::default() };
     let rules = CalicoRules::new(state, options);
     let communities_of = |prefix: &ipnet::IpNet| -> Vec<String> {
         state
