@@ -1,5 +1,5 @@
-//! tern as route reflector (RFC 4456) for BIRD 2, BIRD 1.6 and GoBGP
-//! clients: each client's table shows the others' routes with the
+//! tern as route reflector (RFC 4456) for BIRD 2, BIRD 1.6, GoBGP and
+//! FRR clients: each client's table shows the others' routes with the
 //! originator's router ID as ORIGINATOR_ID and tern's cluster ID as
 //! CLUSTER_LIST.
 
@@ -14,15 +14,16 @@ use interop::tern::{Tern, TERN_AS};
 use interop::{wait_for, Net};
 
 #[test]
-fn interop_rr_reflects_between_bird2_bird1_and_gobgp_clients() {
+fn interop_rr_reflects_between_bird2_bird1_gobgp_and_frr_clients() {
     let net = Net::new(70);
     let cluster = Ipv4Addr::new(10, 254, net.n, 1);
     let tern = Tern::start_with(net, |rib| rib.cluster_id = Some(cluster));
-    let clients = [(2u8, Kind::Bird2), (3, Kind::Gobgp), (4, Kind::Bird1)];
+    let clients = [(2u8, Kind::Bird2), (3, Kind::Gobgp), (4, Kind::Bird1), (5, Kind::Frr)];
     let mut daemons: Vec<(u8, Box<dyn Daemon>)> = Vec::new();
     for (k, kind) in clients {
-        // GoBGP drops routes with a loopback next hop and tern reflects
-        // next hops unchanged, so the BIRDs announce 192.0.2.k, not themselves.
+        // GoBGP drops routes with a loopback next hop, FRR resets the
+        // session over one, and tern reflects next hops unchanged: every
+        // client announces 192.0.2.k, not itself.
         let opts = Opts {
             asn: TERN_AS,
             ipv4: true,

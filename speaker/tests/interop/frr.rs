@@ -31,6 +31,10 @@ pub struct Path {
     /// `path`: the AS path as text.
     pub as_path: String,
     pub next_hops: Vec<String>,
+    /// ORIGINATOR_ID and CLUSTER_LIST, from the prefix's detail
+    /// (`show bgp <afi> unicast PREFIX json`): the summary leaves them out.
+    pub originator_id: Option<String>,
+    pub cluster_list: Vec<String>,
 }
 
 impl Frr {
@@ -111,10 +115,26 @@ impl Frr {
         })
     }
 
-    /// Every path of `show bgp ipv4|ipv6 unicast json`.
+    /// Every path of `show bgp ipv4|ipv6 unicast json`, with the
+    /// reflection attributes of the prefix's first path with an originator.
     pub fn rib(&self, afi: &str) -> Vec<Path> {
         let out = self.vtysh(&format!("show bgp {afi} unicast json")).unwrap_or_else(|e| panic!("vtysh: {e}"));
-        parse_rib(&out)
+        let mut paths = parse_rib(&out);
+        for p in &mut paths {
+            let Ok(detail) = self.vtysh(&format!("show bgp {afi} unicast {} json", p.prefix)) else { continue };
+            let v: Value = serde_json::from_str(&detail).unwrap_or(Value::Null);
+            let reflected = v["paths"].as_array().into_iter().flatten().find(|d| d["originatorId"].is_string());
+            if let Some(d) = reflected {
+                p.originator_id = d["originatorId"].as_str().map(str::to_string);
+                p.cluster_list = d["clusterList"]["list"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|c| c.as_str().map(str::to_string))
+                    .collect();
+            }
+        }
+        paths
     }
 }
 
@@ -135,6 +155,8 @@ pub fn parse_rib(out: &str) -> Vec<Path> {
                     .flatten()
                     .filter_map(|n| n["ip"].as_str().map(str::to_string))
                     .collect(),
+                originator_id: None,
+                cluster_list: Vec::new(),
             });
         }
     }

@@ -51,8 +51,8 @@ pub struct Opts {
     pub bird_channel: String,
     pub bird_export: Option<String>,
     pub bird_extra: String,
-    /// BIRD: announce IPv4 routes with this next hop rather than itself
-    /// (GoBGP drops routes with a loopback next hop).
+    /// BIRD, GoBGP: announce IPv4 routes with this next hop rather than
+    /// itself (GoBGP drops routes with a loopback next hop, FRR resets).
     pub v4_next_hop: Option<Ipv4Addr>,
 }
 
@@ -343,6 +343,7 @@ pub struct GobgpPeer {
     pub v4_neighbor: String,
     /// Announced again after a restart (GoBGP's routes live only in its memory).
     prefixes: Vec<String>,
+    v4_next_hop: Option<Ipv4Addr>,
 }
 
 impl GobgpPeer {
@@ -388,7 +389,7 @@ impl GobgpPeer {
         );
         let gobgp = Gobgp::start(&format!("gobgp-{}-{k}", net.n), net.v4(k), &toml);
         let prefixes: Vec<String> = opts.v4_prefixes.iter().chain(&opts.v6_prefixes).cloned().collect();
-        let peer = GobgpPeer { gobgp, v4_neighbor: net.v4(1).to_string(), prefixes };
+        let peer = GobgpPeer { gobgp, v4_neighbor: net.v4(1).to_string(), prefixes, v4_next_hop: opts.v4_next_hop };
         peer.announce_all();
         peer
     }
@@ -446,8 +447,14 @@ impl Daemon for GobgpPeer {
     }
 
     fn announce(&self, prefix: &str) {
-        let fam = Self::family(prefix.contains(':'));
-        self.gobgp.cmd(&["global", "rib", "add", "-a", fam, prefix]).expect("gobgp global rib add");
+        let v6 = prefix.contains(':');
+        let mut args = vec!["global".to_string(), "rib".into(), "add".into(), "-a".into(), Self::family(v6).into()];
+        args.push(prefix.to_string());
+        if let (Some(nh), false) = (self.v4_next_hop, v6) {
+            args.extend(["nexthop".to_string(), nh.to_string()]);
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        self.gobgp.cmd(&args).expect("gobgp global rib add");
     }
 
     fn withdraw(&self, prefix: &str) {
@@ -524,6 +531,9 @@ impl FrrPeer {
         }
         if opts.ipv4 {
             body += &format!("  neighbor {t4} activate\n");
+            if opts.v4_next_hop.is_some() {
+                body += &format!("  neighbor {t4} route-map NEXT_HOP out\n");
+            }
         }
         body += " exit-address-family\n address-family ipv6 unicast\n";
         for p in &opts.v6_prefixes {
@@ -533,6 +543,9 @@ impl FrrPeer {
             body += "  neighbor ::1 activate\n";
         }
         body += " exit-address-family\n!\n";
+        if let Some(nh) = opts.v4_next_hop {
+            body += &format!("route-map NEXT_HOP permit 10\n set ip next-hop {nh}\n!\n");
+        }
         let listen = [IpAddr::V4(net.v4(k)), "::1".parse().expect("::1")];
         let frr = Frr::start(&format!("frr-{}-{k}", net.n), &listen, net.port(k), &body);
         FrrPeer { frr, asn: opts.asn, v4_neighbor: t4.to_string() }
@@ -583,8 +596,8 @@ impl Daemon for FrrPeer {
             .map(|p| Seen {
                 as_path: p.as_path.split_whitespace().filter_map(|a| a.parse().ok()).collect(),
                 next_hop: p.next_hops.first().cloned().unwrap_or_default(),
-                originator_id: None,
-                cluster_list: Vec::new(),
+                originator_id: p.originator_id,
+                cluster_list: p.cluster_list,
                 best: p.best,
                 prefix: p.prefix,
             })
