@@ -76,6 +76,7 @@ pub struct TempDir {
 
 impl TempDir {
     pub fn new(name: &str) -> TempDir {
+        remove_orphans();
         let path = std::env::temp_dir().join(format!("tern-interop-{name}-{}", std::process::id()));
         let _ = fs::remove_dir_all(&path);
         fs::create_dir_all(&path).expect("create temp dir");
@@ -84,6 +85,21 @@ impl TempDir {
 
     pub fn join(&self, name: &str) -> PathBuf {
         self.path.join(name)
+    }
+}
+
+/// Removes the directories of test processes that were killed before
+/// their guards ran (their daemons died with them: see [`Proc::spawn`]).
+fn remove_orphans() {
+    let Ok(entries) = fs::read_dir(std::env::temp_dir()) else { return };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let pid = name.strip_prefix("tern-interop-").and_then(|rest| rest.rsplit('-').next());
+        if let Some(pid) = pid.filter(|p| p.parse::<u32>().is_ok()) {
+            if !Path::new("/proc").join(pid).exists() {
+                let _ = fs::remove_dir_all(e.path());
+            }
+        }
     }
 }
 
