@@ -9,6 +9,7 @@ pub mod calico;
 pub mod cluster;
 pub mod control;
 pub mod datastore;
+pub mod logging;
 pub mod node;
 pub mod peers;
 pub mod status;

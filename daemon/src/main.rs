@@ -5,7 +5,6 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use config::schema::{LogFormat, LogLevel};
 use tern_speaker::datastore::cli::{DaemonArgs, DatastoreArgs, Role};
 use tern_speaker::node::{self, Options, Source};
 
@@ -35,27 +34,6 @@ struct Cli {
     datastore: DatastoreArgs,
 }
 
-fn init_logging(level: LogLevel, format: LogFormat) {
-    let default = match level {
-        LogLevel::Error => "error",
-        LogLevel::Warn => "warn",
-        LogLevel::Info => "info",
-        LogLevel::Debug => "debug",
-        LogLevel::Trace => "trace",
-    };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("TERN_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    use std::io::IsTerminal;
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr);
-    match format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().init(),
-    }
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if cli.datastore.datastore.is_some() || cli.datastore.dry_run {
@@ -82,7 +60,7 @@ fn main() -> ExitCode {
         println!("{}: configuration OK ({} peers)", config.display(), state.peers.len());
         return ExitCode::SUCCESS;
     }
-    init_logging(state.log.level, state.log.format);
+    tern_speaker::logging::init(state.log.level, state.log.format);
     let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
         Ok(r) => r,
         Err(e) => {

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use config::calico::TranslateOptions;
-use config::schema::{LogFormat, LogLevel, RouterIdSpec};
+use config::schema::{LogLevel, RouterIdSpec};
 
 use super::{derive, dry_run, etcd, watch_prefixes, DatastoreOptions, EtcdOptions, LocalSettings, TlsFiles};
 use crate::node::{self, Options, Source};
@@ -86,28 +86,6 @@ impl Role {
     }
 }
 
-/// Logging to stderr, `TERN_LOG` overriding the configured level.
-pub fn init_logging(level: LogLevel, format: LogFormat) {
-    let default = match level {
-        LogLevel::Error => "error",
-        LogLevel::Warn => "warn",
-        LogLevel::Info => "info",
-        LogLevel::Debug => "debug",
-        LogLevel::Trace => "trace",
-    };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("TERN_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    use std::io::IsTerminal;
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr);
-    let _ = match format {
-        LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder.json().try_init(),
-    };
-}
-
 fn options(args: &DatastoreArgs, daemon: &DaemonArgs, role: Role) -> Result<DatastoreOptions, String> {
     let node = args.node.clone().filter(|n| !n.is_empty()).ok_or("no node name: give --node NAME or set NODENAME")?;
     let local = match &daemon.config {
@@ -140,7 +118,7 @@ pub fn run(args: DatastoreArgs, daemon: DaemonArgs, role: Role) -> ExitCode {
     };
     // A dry run reports malformed objects and errors only.
     let level = if args.dry_run { LogLevel::Warn } else { opts.local.log.level };
-    init_logging(level, opts.local.log.format);
+    crate::logging::init(level, opts.local.log.format);
     let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
         Ok(r) => r,
         Err(e) => {

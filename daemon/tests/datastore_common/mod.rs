@@ -2,9 +2,7 @@
 //! Calico-shaped objects written with `etcdctl`.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
-use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -408,45 +406,17 @@ impl Etcd {
     }
 }
 
-/// Sends one command to a BIRD-protocol socket; the reply lines up to the final one.
+/// One command on a BIRD-protocol control socket (`tern_speaker::cluster`).
 pub fn ask(socket: &Path, command: &str) -> std::io::Result<Vec<String>> {
-    let stream = UnixStream::connect(socket)?;
-    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-    let mut reader = BufReader::new(stream.try_clone()?);
-    let mut greeting = String::new();
-    reader.read_line(&mut greeting)?;
-    (&stream).write_all(format!("{command}\n").as_bytes())?;
-    let mut lines = Vec::new();
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line)? == 0 {
-            break;
-        }
-        let line = line.trim_end_matches('\n').to_string();
-        let last = line.len() >= 5 && line.as_bytes()[4] == b' ' && line[..4].bytes().all(|b| b.is_ascii_digit());
-        lines.push(line);
-        if last {
-            break;
-        }
-    }
-    Ok(lines)
+    tern_speaker::cluster::control_command(socket, command)
 }
 
-/// `show protocols` rows of BGP peers: (name, state, since, info), as calicoctl reads them.
+/// `show protocols` BGP rows as (name, state, since, info).
 pub fn protocols(socket: &Path) -> Vec<(String, String, String, String)> {
-    let Ok(lines) = ask(socket, "show protocols") else { return Vec::new() };
-    lines
-        .iter()
-        .filter_map(|l| l.strip_prefix("1002-").or_else(|| l.strip_prefix(' ')))
-        .filter_map(|row| {
-            let f: Vec<&str> = row.split_whitespace().collect();
-            (f.len() >= 5 && f[1] == "BGP")
-                .then(|| (f[0].to_string(), f[3].to_string(), f[4].to_string(), f[5..].join(" ")))
-        })
-        .collect()
+    tern_speaker::cluster::bgp_protocols(socket).into_iter().map(|p| (p.name, p.state, p.since, p.info)).collect()
 }
 
-/// The `since` column of an Established session.
+/// The `since` of an Established peer.
 pub fn established(socket: &Path, name: &str) -> Option<String> {
-    protocols(socket).into_iter().find(|p| p.0 == name && p.3.starts_with("Established")).map(|p| p.2)
+    tern_speaker::cluster::established_since(socket, name)
 }
