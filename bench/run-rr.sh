@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Route-reflector benchmark: the same loadgen scenario against tern, BIRD 1.6,
+# BIRD 2, FRR and GoBGP, one after the other, then one table with tern's ratio
+# to each.
+#
+#   bench/run-rr.sh rr 200 500          # 200 clients x 500 /26 (the main target)
+#   bench/run-rr.sh ingest 10 100000    # 10 senders x 100k /24, one monitor
+#   bench/run-rr.sh rr 1000 10
+#
+#   SYSTEMS="tern bird1 bird2 frr gobgp"   which, in this order (default: all)
+#   TIMEOUT=300                            seconds to converge before "did not finish"
+#   OUT=FILE                               keep the JSON lines (default: a temp file)
+#   NO_BUILD=1                             use the binaries already built
+#   TERN_SPEAKER=PATH                      another tern-speaker binary (e.g. a build of a given commit)
+#
+# Each system listens on its own loopback address (127.201.0.N:179); the
+# simulated peers are 127.100.x.y. Every daemon is stopped by its PID on exit.
+set -Eeuo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+MODE=${1:-rr}
+PEERS=${2:-200}
+ROUTES=${3:-500}
+SYSTEMS=${SYSTEMS:-tern bird1 bird2 frr gobgp}
+TIMEOUT=${TIMEOUT:-300}
+TARGET_DIR=${CARGO_TARGET_DIR:-target}
+export TERN_SPEAKER=${TERN_SPEAKER:-$TARGET_DIR/release/tern-speaker}
+LOADGEN="$TARGET_DIR/release/loadgen"
+
+if [ "${NO_BUILD:-0}" != 1 ]; then
+  cargo build --release --quiet -p tern-speaker -p tern-bench --bin tern-speaker --bin loadgen
+fi
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+
+work=$(mktemp -d)
+OUT=${OUT:-$work/results.jsonl}
+sut_pid=""
+cleanup() {
+  if [ -n "$sut_pid" ] && kill -0 "$sut_pid" 2>/dev/null; then
+    kill "$sut_pid" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$sut_pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$sut_pid" 2>/dev/null || true
+  fi
+  sut_pid=""
+}
+trap 'cleanup; rm -rf "$work"' EXIT
+trap 'exit 130' INT TERM
+
+"$LOADGEN" peers --mode "$MODE" --peers "$PEERS" >"$work/peers"
+echo "scenario: $MODE $PEERS x $ROUTES; $(nproc) cores; load $(cut -d' ' -f1-3 /proc/loadavg); $(date -u +%FT%TZ)"
+
+n=0
+for sys in $SYSTEMS; do
+  n=$((n + 1))
+  addr="127.201.0.$n"
+  dir="$work/$sys"
+  mkdir -p "$dir"
+  (
+    # shellcheck source=/dev/null
+    source "bench/scenarios/$sys.sh"
+    echo "== $sys: $(sut_version)"
+  )
+  # shellcheck source=/dev/null
+  source "bench/scenarios/$sys.sh"
+  sut_config "$dir" "$addr" "$work/peers"
+  sut_pid=$(sut_start "$dir" "$addr")
+  # Listening within 30 s.
+  for _ in $(seq 300); do
+    ss -Hltn "src $addr:179" | grep -q . && break
+    kill -0 "$sut_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if ! ss -Hltn "src $addr:179" | grep -q .; then
+    echo "$sys did not start listening on $addr:179; its logs:" >&2
+    tail -n 20 "$dir"/*.log "$dir"/*.out 2>/dev/null >&2 || true
+    cleanup
+    continue
+  fi
+  "$LOADGEN" run --mode "$MODE" --peers "$PEERS" --routes "$ROUTES" --target "$addr:179" \
+    --pid "$sut_pid" --label "$sys" --timeout "$TIMEOUT" >>"$OUT" || true
+  cleanup
+  if [ -n "${KEEP_LOGS:-}" ]; then cp -r "$dir" "$KEEP_LOGS/" 2>/dev/null || true; fi
+  sleep 1
+done
+echo
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
+"$LOADGEN" table "$OUT"

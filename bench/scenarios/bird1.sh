@@ -1,0 +1,43 @@
+# BIRD 1.6 (Calico's BIRD; unpacked by scripts/install-test-deps.sh) as an
+# iBGP route reflector (AS 64512, cluster 1.0.0.1), one passive protocol per
+# simulated peer, listening on its own address. Next hops (100.64.x.y, see
+# loadgen) resolve through a static 100.64.0.0/10 on lo, which is not exported. Sourced by bench/run-rr.sh.
+
+BIRD1=${TERN_BIRD1_DIR:-/opt/tern-test/bird1}/usr/sbin/bird
+
+sut_version() { "$BIRD1" --version 2>&1 | head -1; }
+
+sut_config() {
+  local dir=$1 addr=$2 peers=$3 n=0
+  {
+    cat <<CONF
+router id $addr;
+log "$dir/bird.log" { warning, error, fatal, bug };
+listen bgp address $addr;
+protocol device { scan time 60; }
+protocol static { route 100.64.0.0/10 via "lo"; }
+template bgp rrpeer {
+  local $addr as 64512;
+  passive on;
+  rr cluster id 1.0.0.1;
+  next hop keep;
+  import all;
+  export where source = RTS_BGP;
+}
+CONF
+    while read -r role peer; do
+      n=$((n + 1))
+      if [ "$role" = sender ]; then
+        printf 'protocol bgp p%d from rrpeer { neighbor %s as 64512; }\n' "$n" "$peer"
+      else
+        printf 'protocol bgp p%d from rrpeer { neighbor %s as 64512; rr client; }\n' "$n" "$peer"
+      fi
+    done <"$peers"
+  } >"$dir/bird.conf"
+}
+
+sut_start() {
+  local dir=$1
+  "$BIRD1" -f -c "$dir/bird.conf" -s "$dir/bird.ctl" -P "$dir/bird.pid" >"$dir/bird.out" 2>&1 &
+  echo $!
+}

@@ -1,0 +1,326 @@
+//! `loadgen`: simulates many BGP peers from one process against a system
+//! under test (a route reflector) and measures how long it takes to
+//! distribute their routes, with the system's peak RSS and CPU.
+//!
+//! ```text
+//! loadgen peers --mode rr --peers 200                      # addresses to configure on the SUT
+//! loadgen run --mode rr --peers 200 --routes 500 --target 127.0.1.1:179 --pid PID --label tern
+//! loadgen table results.jsonl                              # side-by-side table
+//! ```
+//!
+//! Modes: `rr` — every peer sends its routes and receives, done when every
+//! peer holds every other peer's routes; `ingest` — the peers only send, one
+//! more peer (the monitor) receives, done when it holds all of them.
+
+#[path = "../loadgen/procstat.rs"]
+mod procstat;
+#[path = "../loadgen/report.rs"]
+mod report;
+#[path = "../loadgen/routes.rs"]
+mod routes;
+#[path = "../loadgen/session.rs"]
+mod session;
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bgp_proto::{Context, Family, Message, Update};
+use bytes::BytesMut;
+use clap::{Parser, Subcommand, ValueEnum};
+use tokio::sync::{mpsc, watch, Semaphore};
+
+use report::RunResult;
+use routes::Plan;
+use session::{PeerSpec, Shared};
+
+#[derive(Parser, Debug)]
+#[command(name = "loadgen", about = "BGP route-reflector load generator")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Print the simulated peers' addresses, one `ROLE ADDRESS` a line
+    /// (`client` in rr; `sender`/`monitor` in ingest), for SUT configs.
+    Peers(Layout),
+    /// Run a scenario against a system under test; prints one JSON line
+    /// (stdout) and a human line (stderr).
+    Run(RunArgs),
+    /// Side-by-side Markdown table of `run` JSON lines from FILEs.
+    Table { files: Vec<std::path::PathBuf> },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Mode {
+    Rr,
+    Ingest,
+}
+
+#[derive(clap::Args, Debug, Clone)]
+struct Layout {
+    #[arg(long, value_enum, default_value = "rr")]
+    mode: Mode,
+    /// Simulated peers that send routes (rr: clients).
+    #[arg(long)]
+    peers: u32,
+    /// Peer `i` is 127.OCTET.(i / 200).(i % 200 + 1); the ingest monitor 127.OCTET.255.1.
+    #[arg(long, default_value_t = 100)]
+    source_octet: u8,
+}
+
+#[derive(clap::Args, Debug)]
+struct RunArgs {
+    #[command(flatten)]
+    layout: Layout,
+    /// Routes per sending peer.
+    #[arg(long)]
+    routes: u32,
+    /// Prefix length of the routes (default: 26 in rr, 24 in ingest).
+    #[arg(long)]
+    prefix_len: Option<u8>,
+    /// The system under test.
+    #[arg(long)]
+    target: SocketAddr,
+    /// Our AS and the SUT's (iBGP).
+    #[arg(long, default_value_t = 64512)]
+    asn: u32,
+    /// The SUT's process, for its RSS and CPU.
+    #[arg(long)]
+    pid: Option<u32>,
+    /// Name of the SUT in the output.
+    #[arg(long, default_value = "sut")]
+    label: String,
+    /// Longest wait for all sessions, seconds.
+    #[arg(long, default_value_t = 300)]
+    establish_timeout: u64,
+    /// Longest wait for convergence after "go", seconds.
+    #[arg(long, default_value_t = 300)]
+    timeout: u64,
+    /// Pause between all sessions up and "go", seconds (lets the SUT settle).
+    #[arg(long, default_value_t = 2.0)]
+    settle: f64,
+    /// Connection attempts in flight at once.
+    #[arg(long, default_value_t = 64)]
+    connect_parallel: usize,
+    /// Worker threads of the generator.
+    #[arg(long, default_value_t = 2)]
+    threads: usize,
+}
+
+impl Layout {
+    fn address(&self, i: u32) -> Ipv4Addr {
+        Ipv4Addr::new(
+            127,
+            self.source_octet,
+            u8::try_from(i / 200).unwrap_or(254),
+            u8::try_from(i % 200 + 1).unwrap_or(1),
+        )
+    }
+
+    /// The next hop of peer `i`'s routes: 100.64.(i / 200).(i % 200 + 1), outside
+    /// 127/8 (FRR refuses loopback next hops as martians); the SUT configs route
+    /// 100.64.0.0/10 to `lo` where they resolve next hops.
+    fn next_hop(&self, i: u32) -> Ipv4Addr {
+        let a = self.address(i).octets();
+        Ipv4Addr::new(100, 64, a[2], a[3])
+    }
+
+    fn monitor(&self) -> Ipv4Addr {
+        Ipv4Addr::new(127, self.source_octet, 255, 1)
+    }
+
+    fn check(&self) -> Result<(), String> {
+        if self.peers == 0 || self.peers > 200 * 255 {
+            return Err(format!("--peers {}: expected 1..={}", self.peers, 200 * 255));
+        }
+        Ok(())
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Peers(layout) => peers(&layout),
+        Command::Run(args) => run(args),
+        Command::Table { files } => table(&files),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("loadgen: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn peers(layout: &Layout) -> Result<ExitCode, String> {
+    layout.check()?;
+    let role = if layout.mode == Mode::Rr { "client" } else { "sender" };
+    for i in 0..layout.peers {
+        println!("{role} {}", layout.address(i));
+    }
+    if layout.mode == Mode::Ingest {
+        println!("monitor {}", layout.monitor());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn table(files: &[std::path::PathBuf]) -> Result<ExitCode, String> {
+    let mut results = Vec::new();
+    for f in files {
+        let text = std::fs::read_to_string(f).map_err(|e| format!("{}: {e}", f.display()))?;
+        for (n, line) in text.lines().enumerate().filter(|(_, l)| l.trim_start().starts_with('{')) {
+            let r: RunResult = serde_json::from_str(line).map_err(|e| format!("{}:{}: {e}", f.display(), n + 1))?;
+            results.push(r);
+        }
+    }
+    print!("{}", report::table(&results));
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run(args: RunArgs) -> Result<ExitCode, String> {
+    args.layout.check()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(args.threads.max(1))
+        .enable_all()
+        .build()
+        .map_err(|e| format!("runtime: {e}"))?;
+    let result = runtime.block_on(scenario(&args))?;
+    // Peer tasks still hold sockets; the runtime's drop closes them.
+    runtime.shutdown_timeout(Duration::from_secs(2));
+    println!("{}", serde_json::to_string(&result).map_err(|e| e.to_string())?);
+    eprintln!("{}", result.human());
+    Ok(if result.finished && result.errors.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+async fn scenario(args: &RunArgs) -> Result<RunResult, String> {
+    let layout = &args.layout;
+    let len = args.prefix_len.unwrap_or(if layout.mode == Mode::Rr { 26 } else { 24 });
+    let plan = Plan::new(layout.peers, args.routes, len)?;
+    let ctx = Context::default();
+    let mut specs = Vec::new();
+    for i in 0..layout.peers {
+        let source = layout.address(i);
+        let bulk = plan.encode_peer(i, layout.next_hop(i), &ctx)?;
+        specs.push(PeerSpec { index: i, source, bulk, counts: layout.mode == Mode::Rr });
+    }
+    if layout.mode == Mode::Ingest {
+        let mut eor = BytesMut::new();
+        Message::Update(Update::end_of_rib(Family::IPV4_UNICAST)).encode(&ctx, &mut eor).map_err(|e| e.to_string())?;
+        specs.push(PeerSpec { index: layout.peers, source: layout.monitor(), bulk: eor.freeze(), counts: true });
+    }
+    let receivers = specs.iter().filter(|s| s.counts).count();
+    let expected_each = |s: &PeerSpec| plan.total() - if s.index < plan.peers { u64::from(plan.per_peer) } else { 0 };
+    let expected_routes: u64 = specs.iter().filter(|s| s.counts).map(expected_each).sum();
+
+    let (go_tx, go_rx) = watch::channel(false);
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let (done_tx, mut done_rx) = mpsc::unbounded_channel();
+    let (est_tx, mut est_rx) = mpsc::unbounded_channel();
+    let started = Instant::now();
+    let shared = Arc::new(Shared {
+        plan,
+        target: args.target,
+        asn: args.asn,
+        go: go_rx,
+        stop: stop_rx,
+        done: done_tx,
+        established: est_tx,
+        held: (0..specs.len()).map(|_| AtomicU64::new(0)).collect(),
+        connecting: Semaphore::new(args.connect_parallel.max(1)),
+        establish_deadline: started + Duration::from_secs(args.establish_timeout),
+    });
+    let total_peers = specs.len();
+    let mut tasks = tokio::task::JoinSet::new();
+    for spec in specs {
+        tasks.spawn(session::run_peer(spec, shared.clone()));
+    }
+
+    let mut errors = Vec::new();
+    let mut result = RunResult {
+        label: args.label.clone(),
+        mode: format!("{:?}", layout.mode).to_lowercase(),
+        peers: layout.peers,
+        per_peer: args.routes,
+        prefix_len: len,
+        receivers: u32::try_from(receivers).unwrap_or(u32::MAX),
+        expected_routes,
+        sut_pid: args.pid,
+        loadavg_before: procstat::loadavg(),
+        ..RunResult::default()
+    };
+
+    // All sessions up (or a peer failed for good, or the deadline).
+    let mut up = 0;
+    let establish_deadline = tokio::time::Instant::from_std(shared.establish_deadline);
+    while up < total_peers {
+        tokio::select! {
+            Some(_) = est_rx.recv() => up += 1,
+            Some(r) = tasks.join_next() => collect(r, &mut errors),
+            _ = tokio::time::sleep_until(establish_deadline) => break,
+        }
+        if !errors.is_empty() {
+            break;
+        }
+    }
+    result.establish_s = started.elapsed().as_secs_f64();
+    if up < total_peers {
+        errors.insert(0, format!("only {up} of {total_peers} sessions established"));
+        result.errors = errors;
+        result.loadavg_after = procstat::loadavg();
+        let _ = stop_tx.send(true);
+        return Ok(result);
+    }
+    tokio::time::sleep(Duration::from_secs_f64(args.settle.max(0.0))).await;
+
+    let sut_before = args.pid.map(|p| procstat::sample(Some(p))).transpose()?;
+    let gen_before = procstat::sample(None)?;
+    let go = Instant::now();
+    let _ = go_tx.send(true);
+    let deadline = tokio::time::Instant::from_std(go + Duration::from_secs(args.timeout));
+    let mut done = 0;
+    let mut last = go;
+    while done < receivers {
+        tokio::select! {
+            Some((_, at)) = done_rx.recv() => {
+                done += 1;
+                last = last.max(at);
+            }
+            Some(r) = tasks.join_next() => collect(r, &mut errors),
+            _ = tokio::time::sleep_until(deadline) => break,
+        }
+    }
+    result.finished = done == receivers;
+    result.convergence_s = if result.finished { (last - go).as_secs_f64() } else { go.elapsed().as_secs_f64() };
+    result.receivers_done = u32::try_from(done).unwrap_or(u32::MAX);
+    result.held_routes = shared.held.iter().map(|h| h.load(Ordering::Relaxed)).sum();
+    let gen_after = procstat::sample(None)?;
+    result.gen_cpu_run_s = gen_after.cpu_s - gen_before.cpu_s;
+    result.gen_cpu_total_s = gen_after.cpu_s;
+    if let (Some(pid), Some(before)) = (args.pid, sut_before) {
+        let after = procstat::sample(Some(pid))?;
+        result.sut_hwm_kb = after.hwm_kb;
+        result.sut_rss_idle_kb = before.rss_kb;
+        result.sut_cpu_run_s = after.cpu_s - before.cpu_s;
+        result.sut_cpu_total_s = after.cpu_s;
+    }
+    result.loadavg_after = procstat::loadavg();
+    let _ = stop_tx.send(true);
+    // Errors of peers that end now (closing) are not the SUT's.
+    errors.truncate(5);
+    result.errors = errors;
+    Ok(result)
+}
+
+fn collect(r: Result<Result<(), String>, tokio::task::JoinError>, errors: &mut Vec<String>) {
+    match r {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => errors.push(e),
+        Err(e) => errors.push(format!("peer task: {e}")),
+    }
+}
