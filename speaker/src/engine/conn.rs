@@ -60,7 +60,11 @@ pub(super) fn apply_ttl<S: std::os::fd::AsFd>(sock: &S, remote: IpAddr, ttl: Ttl
     let v6 = r.local_addr()?.is_ipv6() && !is_v4_mapped(remote);
     let set_ttl = |t: u32| if v6 { r.set_unicast_hops_v6(t) } else { r.set_ttl_v4(t) };
     match ttl {
-        TtlMode::Default => Ok(()),
+        // Back to the kernel's default: an accepted socket inherits the
+        // listener's TTL, which is 255 once any GTSM peer was added. Linux
+        // takes -1 for "the default" on both IP_TTL and IPV6_UNICAST_HOPS
+        // (ip(7), ipv6(7)); u32::MAX is -1 once socket2 hands it over as a C int.
+        TtlMode::Default => set_ttl(u32::MAX),
         TtlMode::Multihop(t) => set_ttl(u32::from(t)),
         TtlMode::Security { hops } => {
             set_ttl(255)?;
@@ -287,9 +291,14 @@ mod tests {
         assert_eq!(socket2::SockRef::from(&v4).ttl_v4().expect("ttl"), 5);
         apply_ttl(&v4, lo, TtlMode::Security { hops: 2 }).expect("gtsm");
         assert_eq!(socket2::SockRef::from(&v4).ttl_v4().expect("ttl"), 255);
+        // A socket that inherited 255 from a GTSM listener goes back to the default.
+        apply_ttl(&v4, lo, TtlMode::Default).expect("default again");
+        assert_eq!(socket2::SockRef::from(&v4).ttl_v4().expect("ttl"), before);
         let v6 = std::net::TcpListener::bind("[::1]:0").expect("bind v6");
         apply_ttl(&v6, "::1".parse().expect("addr"), TtlMode::Security { hops: 1 }).expect("gtsm v6");
         assert_eq!(socket2::SockRef::from(&v6).unicast_hops_v6().expect("hops"), 255);
+        apply_ttl(&v6, "::1".parse().expect("addr"), TtlMode::Default).expect("default v6");
+        assert_ne!(socket2::SockRef::from(&v6).unicast_hops_v6().expect("hops"), 255);
     }
 
     #[test]
