@@ -37,8 +37,10 @@
 //!   one write of up to 256 KiB.
 //! - **Listeners**, one per [`EngineConfig::listen`] address: an accepted
 //!   connection goes to the peer whose address it comes from (and whose
-//!   `local_address`, when set, it reached); from any other address it is
-//!   closed at once.
+//!   `local_address`, when set, it reached); from an address inside a
+//!   [`ListenRange`] it creates a dynamic peer
+//!   ([`Engine::set_listen_ranges`]); from any other address it is closed
+//!   at once.
 //!
 //! # Slow peers
 //!
@@ -178,6 +180,20 @@ impl std::fmt::Debug for PeerSpec {
             .field("next_hop", &self.next_hop)
             .finish_non_exhaustive()
     }
+}
+
+/// A listen range (BGP dynamic neighbors, BIRD's `neighbor range`, GoBGP's
+/// `dynamic-neighbors`, FRR's `bgp listen range`): a connection from an
+/// address inside `prefix` that is no configured peer's creates a peer
+/// from `template` instead of being refused. See [`Engine::set_listen_ranges`].
+#[derive(Clone, Debug)]
+pub struct ListenRange {
+    pub prefix: ipnet::IpNet,
+    /// Everything of the peer but its name (`Dynamic_<address>` with `_`
+    /// for `.` and `:`), its address (the remote one) and passive mode
+    /// (always on). `password` must be `None`: a TCP MD5 key is set per
+    /// address before the SYN arrives, which a range cannot do here.
+    pub template: PeerSpec,
 }
 
 /// Something the daemon must act on or may log.
@@ -411,6 +427,34 @@ impl Engine {
             Err(e) => return Err(e),
         }
         self.add_peer(spec).await
+    }
+
+    /// Replaces the listen ranges (dynamic neighbors).
+    ///
+    /// A connection from an address that is no configured peer's and lies
+    /// inside a range (the most specific one, whose template's
+    /// `local_address`, when set, the connection reached) creates a passive
+    /// peer from the range's template, named `Dynamic_<address>` (e.g.
+    /// `Dynamic_10_0_0_7`), which then runs like any other: state changes
+    /// as [`Event::PeerState`], routes, status in [`Engine::peers`]. When
+    /// its session ends (it falls back to Idle or Active) the peer and its
+    /// routes are removed, as BIRD, GoBGP and FRR do with dynamic
+    /// neighbors. A connection from outside every range is still refused.
+    ///
+    /// [`Engine::add_peer`] of a configured peer with the address of a
+    /// dynamic one replaces it: the dynamic session gets Cease/Other
+    /// Configuration Change and its routes are withdrawn, then the
+    /// configured peer starts (the remote reconnects, or the configured
+    /// peer connects when it is active).
+    ///
+    /// Dynamic peers that no new range covers are removed with Cease/Peer
+    /// De-configured; the others keep the template they were created
+    /// with until they reconnect. Fails with [`EngineError::Io`]
+    /// (`InvalidInput`) for a template with a password.
+    pub async fn set_listen_ranges(&self, ranges: Vec<ListenRange>) -> Result<(), EngineError> {
+        let tasks = self.ask(|r| core::Command::SetListenRanges(ranges, r)).await??;
+        wait_bounded(tasks).await;
+        Ok(())
     }
 
     /// Adds or replaces a locally originated route.

@@ -5,7 +5,7 @@
 //! [`Engine`](super::Engine) handle's commands, and hands accepted
 //! connections to the peer they come from.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
@@ -25,8 +25,8 @@ use super::conn::{Chunk, Counters, OutQueue};
 use super::session::{self, FromPeer, PeerCmd, SessionSetup};
 use super::sockopt;
 use super::{
-    EngineConfig, EngineError, EngineStats, EngineTuning, Event, PeerSpec, PeerStatus, PrefixCounts, RouteFilter,
-    RouteInfo, TtlMode,
+    EngineConfig, EngineError, EngineStats, EngineTuning, Event, ListenRange, PeerSpec, PeerStatus, PrefixCounts,
+    RouteFilter, RouteInfo, TtlMode,
 };
 use crate::fsm::State;
 use crate::rib::{self, PeerId, Policy, PolicyId, Rib};
@@ -51,6 +51,7 @@ pub(super) enum Command {
     Peers(Option<String>, Reply<Vec<PeerStatus>>),
     Routes(RouteFilter, Reply<Vec<RouteInfo>>),
     Stats(Reply<EngineStats>),
+    SetListenRanges(Vec<ListenRange>, Reply<Result<Vec<JoinHandle<()>>, EngineError>>),
     Shutdown {
         communication: Option<String>,
         reply: Reply<Vec<JoinHandle<()>>>,
@@ -101,6 +102,9 @@ pub(super) struct Core {
     events: mpsc::UnboundedSender<Event>,
     to_rib: mpsc::Sender<FromPeer>,
     drained: mpsc::UnboundedSender<(PeerId, usize)>,
+    /// Listen ranges (dynamic neighbors) and the peers created from them.
+    ranges: Vec<ListenRange>,
+    dynamic: HashSet<PeerId>,
 }
 
 impl Core {
@@ -126,6 +130,8 @@ impl Core {
             events: ch.events,
             to_rib,
             drained,
+            ranges: Vec::new(),
+            dynamic: HashSet::new(),
         };
         tokio::spawn(core.run(ch.cmd, ch.incoming, from_peers, drained_rx))
     }
@@ -169,7 +175,11 @@ impl Core {
     fn command(&mut self, c: Command) {
         match c {
             Command::AddPeer(spec, reply) => {
+                self.take_over_dynamic(spec.address);
                 let _ = reply.send(self.add_peer(*spec));
+            }
+            Command::SetListenRanges(ranges, reply) => {
+                let _ = reply.send(self.set_listen_ranges(ranges));
             }
             Command::RemovePeer { name, subcode, communication, reply } => {
                 let _ = reply.send(self.remove_peer(&name, subcode, communication));
@@ -245,14 +255,7 @@ impl Core {
             }
         }
         if let TtlMode::Security { .. } = spec.ttl {
-            // The SYN-ACK of an accepted connection leaves with the
-            // listener's TTL, before the accepted socket gets the peer's
-            // options: a GTSM peer drops it unless it is 255 (RFC 5082 §3).
-            for l in self.listeners_for(spec.address) {
-                let r = socket2::SockRef::from(l.as_ref());
-                let set = if l.local_addr()?.is_ipv6() { r.set_unicast_hops_v6(255) } else { r.set_ttl_v4(255) };
-                set?;
-            }
+            self.gtsm_listeners(spec.address)?;
         }
         let id = PeerId(self.next_id);
         self.next_id += 1;
@@ -279,6 +282,95 @@ impl Core {
         Ok(())
     }
 
+    /// The SYN-ACK of an accepted connection leaves with the listener's
+    /// TTL, before the accepted socket gets the peer's options: a GTSM peer
+    /// drops it unless it is 255 (RFC 5082 §3).
+    fn gtsm_listeners(&self, address: IpAddr) -> Result<(), EngineError> {
+        for l in self.listeners_for(address) {
+            let r = socket2::SockRef::from(l.as_ref());
+            let set = if l.local_addr()?.is_ipv6() { r.set_unicast_hops_v6(255) } else { r.set_ttl_v4(255) };
+            set?;
+        }
+        Ok(())
+    }
+
+    fn set_listen_ranges(&mut self, ranges: Vec<ListenRange>) -> Result<Vec<JoinHandle<()>>, EngineError> {
+        if let Some(r) = ranges.iter().find(|r| r.template.password.is_some()) {
+            let msg = format!("listen range {}: a TCP MD5 password is not supported on listen ranges", r.prefix);
+            return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, msg).into());
+        }
+        for r in &ranges {
+            if let TtlMode::Security { .. } = r.template.ttl {
+                self.gtsm_listeners(r.prefix.addr())?;
+            }
+        }
+        self.ranges = ranges;
+        let uncovered: Vec<String> = self
+            .dynamic
+            .iter()
+            .filter_map(|id| self.peers.get(id))
+            .filter(|p| !self.ranges.iter().any(|r| r.prefix.contains(&p.spec.address)))
+            .map(|p| p.spec.name.clone())
+            .collect();
+        let mut tasks = Vec::new();
+        for name in uncovered {
+            tracing::info!(peer = %name, "dynamic peer outside every listen range removed");
+            tasks.extend(self.remove_peer(&name, cease_subcode::PEER_DECONFIGURED, None));
+        }
+        tracing::info!(ranges = self.ranges.len(), "listen ranges set");
+        Ok(tasks)
+    }
+
+    /// A configured peer replaces a dynamic one of the same address: the
+    /// dynamic session gets Cease/Other Configuration Change and its routes
+    /// are withdrawn.
+    fn take_over_dynamic(&mut self, address: IpAddr) {
+        let found = self.dynamic.iter().filter_map(|id| self.peers.get(id)).find(|p| p.spec.address == address);
+        if let Some(name) = found.map(|p| p.spec.name.clone()) {
+            tracing::info!(peer = %name, "dynamic peer replaced by a configured one");
+            let _ = self.remove_peer(&name, cease_subcode::OTHER_CONFIGURATION_CHANGE, None);
+        }
+    }
+
+    /// Creates the dynamic peer of a connection from `ip` (reaching
+    /// `local`), when a listen range covers it.
+    fn accept_dynamic(&mut self, ip: IpAddr, local: Option<IpAddr>) -> Option<PeerId> {
+        let range = self
+            .ranges
+            .iter()
+            .filter(|r| r.prefix.contains(&ip))
+            .filter(|r| r.template.local_address.is_none_or(|l| Some(l) == local || l.is_unspecified()))
+            .max_by_key(|r| r.prefix.prefix_len())?;
+        let prefix = range.prefix;
+        let mut spec = range.template.clone();
+        spec.name = format!("Dynamic_{}", ip.to_string().replace(['.', ':'], "_"));
+        spec.address = ip;
+        spec.fsm.passive = true;
+        if let Err(e) = self.add_peer(spec.clone()) {
+            tracing::warn!(peer = %spec.name, error = %e, "dynamic peer not created");
+            return None;
+        }
+        let id = self.by_name.get(&spec.name).copied()?;
+        self.dynamic.insert(id);
+        tracing::info!(peer = %spec.name, range = %prefix, "dynamic peer created");
+        Some(id)
+    }
+
+    /// Removes a dynamic peer whose session has ended (unless a new
+    /// connection brought it back up meanwhile).
+    fn dynamic_ended(&mut self, peer: PeerId) {
+        if !self.dynamic.contains(&peer) {
+            return;
+        }
+        let Some(p) = self.peers.get(&peer) else { return };
+        if p.status.lock().is_ok_and(|st| st.state > State::Active) {
+            return;
+        }
+        let name = p.spec.name.clone();
+        tracing::info!(peer = %name, "dynamic peer's session ended: peer removed");
+        let _ = self.remove_peer(&name, cease_subcode::PEER_DECONFIGURED, None);
+    }
+
     fn remove_peer(
         &mut self,
         name: &str,
@@ -287,6 +379,7 @@ impl Core {
     ) -> Result<JoinHandle<()>, EngineError> {
         let id = self.by_name.remove(name).ok_or_else(|| EngineError::NoSuchPeer(name.to_string()))?;
         let entry = self.peers.remove(&id).ok_or_else(|| EngineError::NoSuchPeer(name.to_string()))?;
+        self.dynamic.remove(&id);
         let _ = entry.ctl.send(PeerCmd::Stop { subcode, communication });
         if entry.spec.password.is_some() && !self.peers.values().any(|p| p.spec.address == entry.spec.address) {
             for l in self.listeners_for(entry.spec.address) {
@@ -315,16 +408,21 @@ impl Core {
         }
         self.by_name.clear();
         self.up.clear();
+        self.dynamic.clear();
         tasks
     }
 
     fn incoming(&mut self, stream: TcpStream, remote: SocketAddr) {
         let ip = super::conn::canonical(remote.ip());
         let local = stream.local_addr().ok().map(|a| super::conn::canonical(a.ip()));
-        let found = self.peers.values().find(|p| {
+        let found = self.peers.iter().find(|(_, p)| {
             p.spec.address == ip && p.spec.local_address.is_none_or(|l| Some(l) == local || l.is_unspecified())
         });
-        match found {
+        let id = match found {
+            Some((id, _)) => Some(*id),
+            None => self.accept_dynamic(ip, local),
+        };
+        match id.and_then(|id| self.peers.get(&id)) {
             Some(p) => {
                 tracing::debug!(peer = %p.spec.name, %remote, "incoming connection");
                 let _ = p.ctl.send(PeerCmd::Incoming(stream));
@@ -357,6 +455,7 @@ impl Core {
                 }
                 return;
             }
+            FromPeer::Ended { peer } => return self.dynamic_ended(peer),
             FromPeer::Down { peer, graceful } => {
                 if !self.peers.contains_key(&peer) {
                     return;

@@ -43,8 +43,20 @@ pub(super) enum PeerCmd {
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub(super) enum FromPeer {
-    Up { peer: PeerId, info: Box<PeerInfo>, out: OutQueue },
-    Down { peer: PeerId, graceful: bool },
+    Up {
+        peer: PeerId,
+        info: Box<PeerInfo>,
+        out: OutQueue,
+    },
+    Down {
+        peer: PeerId,
+        graceful: bool,
+    },
+    /// The session fell back to Idle, or to Active from OpenSent or later:
+    /// a dynamic peer is removed.
+    Ended {
+        peer: PeerId,
+    },
     Rib(rib::Input),
 }
 
@@ -344,7 +356,12 @@ impl Session {
                         let _ = self.s.to_rib.send(FromPeer::Down { peer: self.s.id, graceful }).await;
                     }
                 }
-                Action::StateChanged { from, to } => self.state_changed(from, to),
+                Action::StateChanged { from, to } => {
+                    self.state_changed(from, to);
+                    if to == State::Idle || (to == State::Active && from >= State::OpenSent) {
+                        let _ = self.s.to_rib.send(FromPeer::Ended { peer: self.s.id }).await;
+                    }
+                }
             }
         }
     }
