@@ -168,6 +168,9 @@ pub struct DesiredState {
     /// Set when this node is a route reflector.
     pub rr_cluster_id: Option<Ipv4Addr>,
     pub listen: Vec<SocketAddr>,
+    /// Listen ranges (dynamic neighbors, `[global] listen_ranges`): an incoming session from
+    /// an unconfigured address inside one is accepted as an iBGP peer, passive.
+    pub listen_ranges: Vec<IpNet>,
     /// Sorted by name.
     pub peers: Vec<DesiredPeer>,
     pub calico: CalicoState,
@@ -343,6 +346,7 @@ impl DesiredState {
             }),
             rr_cluster_id: own_cluster,
             listen: g.listen_addresses.iter().map(|a| SocketAddr::new(*a, g.listen_port)).collect(),
+            listen_ranges: g.listen_ranges.iter().map(|c| c.0.trunc()).collect(),
             peers,
             calico,
             kernel: KernelState {

@@ -56,6 +56,10 @@ pub struct Global {
     pub listen_addresses: Vec<IpAddr>,
     #[serde(default = "default_bgp_port")]
     pub listen_port: u16,
+    /// Listen ranges (dynamic neighbors): a connection from an unconfigured address inside
+    /// one is accepted as an iBGP peer of this node's AS instead of refused.
+    #[serde(default)]
+    pub listen_ranges: Vec<Cidr>,
 }
 
 fn default_listen_addresses() -> Vec<IpAddr> {

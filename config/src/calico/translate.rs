@@ -451,6 +451,8 @@ impl Datastore {
                 rr_cluster_id: own.cluster.map(sp),
                 listen_addresses,
                 listen_port: if listen_port == 0 { 179 } else { listen_port },
+                // Calico has no listen-range field: only the file config sets one.
+                listen_ranges: Vec::new(),
             },
             peers: Vec::new(),
             mesh: self.mesh(&ctx, opts),
