@@ -557,7 +557,19 @@ impl Rib {
                 self.remove_route(peer, f, n);
             }
         }
-        let any_stale = self.adj_rib_in(peer).iter().any(|r| r.3);
+        // Every stale route of `family` (or of all) is gone now; only other
+        // families can still hold some. Checked without collecting the
+        // Adj-RIB-In: this runs at every End-of-RIB, on full tables.
+        let any_stale = family.is_some_and(|f| {
+            self.peers.get(&peer).is_some_and(|s| {
+                s.routes.iter().filter(|(rf, _)| *rf != f).any(|(rf, n)| {
+                    self.loc
+                        .get(&(*rf, Nlri { path_id: None, ..*n }))
+                        .and_then(|d| d.paths.get(&(peer, n.path_id.unwrap_or(0))))
+                        .is_some_and(|p| p.stale)
+                })
+            })
+        });
         let Some(state) = self.peers.get_mut(&peer) else {
             return;
         };

@@ -167,3 +167,25 @@ fn route_originated_while_deferring_is_sent_when_the_deferral_ends() {
     assert_eq!(to1, [net("192.168.1.0/26")], "the GR peer gets our route too");
     assert_eq!(sent_to(&out, 1).last().and_then(|u| u.is_end_of_rib()), Some(V6));
 }
+
+#[test]
+fn end_of_rib_of_one_family_sweeps_only_that_family_and_keeps_the_deadline() {
+    let now = Instant::now();
+    let mut rib = setup(now);
+    announce_v6(&mut rib, 1, attrs(&[65001], "10.0.0.1"), "fd00::1", &["fd00:2::/48"]);
+    rib.handle(now, Input::PeerDown { peer: PeerId(1), graceful: true });
+    let later = now + secs(30);
+    rib.handle(later, Input::PeerUp { peer: PeerId(1), info: gr_peer(1) });
+    let out = rib.handle(later, Input::Update { peer: PeerId(1), update: Update::end_of_rib(V4) });
+    let mut w = withdrawn_to(&out, 2);
+    w.sort();
+    assert_eq!(w, [net("10.2.0.0/24"), net("10.3.0.0/24")]);
+    // The IPv6 route is still stale, so its deadline still runs.
+    let left: Vec<(String, bool)> = rib.adj_rib_in(PeerId(1)).iter().map(|r| (r.1.prefix.to_string(), r.3)).collect();
+    assert_eq!(left, [("fd00:2::/48".to_string(), true)]);
+    assert_eq!(rib.next_deadline(), Some(later + secs(360)));
+    let out = rib.handle(later, Input::Update { peer: PeerId(1), update: Update::end_of_rib(V6) });
+    assert_eq!(withdrawn_to(&out, 2), [net("fd00:2::/48")]);
+    assert!(rib.adj_rib_in(PeerId(1)).is_empty());
+    assert_eq!(rib.next_deadline(), None);
+}
