@@ -204,6 +204,8 @@ pub struct Etcd {
     proc: Option<Proc>,
     /// TLS with client certificates: the server's flags and etcdctl's.
     tls: Option<(Vec<String>, Vec<String>)>,
+    /// Set: etcd and etcdctl run inside this network namespace (`ip netns exec`).
+    netns: Option<String>,
 }
 
 impl Etcd {
@@ -247,6 +249,26 @@ impl Etcd {
             dir: TempDir::new(&format!("etcd-{tag}")),
             proc: None,
             tls,
+            netns: None,
+        };
+        etcd.run();
+        etcd
+    }
+
+    /// One member (plain HTTP) inside network namespace `netns`, serving clients on `ip:2379`
+    /// (an address of that namespace) and its peer port on the namespace's own loopback; etcdctl
+    /// runs there too.
+    pub fn start_in_netns(tag: &str, netns: &str, ip: &str) -> Etcd {
+        let peer_url = "http://127.0.0.1:2380".to_string();
+        let mut etcd = Etcd {
+            url: format!("http://{ip}:2379"),
+            name: "t".into(),
+            initial_cluster: format!("t={peer_url}"),
+            peer_url,
+            dir: TempDir::new(&format!("etcd-{tag}")),
+            proc: None,
+            tls: None,
+            netns: Some(netns.to_string()),
         };
         etcd.run();
         etcd
@@ -272,6 +294,7 @@ impl Etcd {
                 dir: TempDir::new(&format!("etcd-{tag}-m{i}")),
                 proc: None,
                 tls: None,
+                netns: None,
             })
             .collect();
         // A member is healthy only once a quorum runs: start them all, then wait.
@@ -319,7 +342,14 @@ impl Etcd {
         .collect();
         let n = std::fs::read_dir(self.dir.path()).map(|d| d.count()).unwrap_or(0);
         let log = self.dir.path().join(format!("etcd-{n}.log"));
-        self.proc = Some(Proc::spawn(Path::new("etcd"), &args, log, &[]));
+        self.proc = Some(match &self.netns {
+            Some(ns) => {
+                let args: Vec<String> =
+                    ["netns", "exec", ns, "etcd"].iter().map(|s| s.to_string()).chain(args).collect();
+                Proc::spawn(Path::new("ip"), &args, log, &[])
+            }
+            None => Proc::spawn(Path::new("etcd"), &args, log, &[]),
+        });
     }
 
     pub fn kill(&mut self) {
@@ -330,7 +360,15 @@ impl Etcd {
 
     /// `etcdctl ARGS` against this member: its stdout, or its stderr as the error.
     pub fn ctl(&self, args: &[&str]) -> Result<String, String> {
-        let out = Command::new("etcdctl")
+        let mut cmd = match &self.netns {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns, "etcdctl"]);
+                c
+            }
+            None => Command::new("etcdctl"),
+        };
+        let out = cmd
             .env("ETCDCTL_API", "3")
             .args(["--endpoints", &self.url, "--dial-timeout", "2s", "--command-timeout", "5s"])
             .args(self.tls.iter().flat_map(|t| t.1.clone()))
