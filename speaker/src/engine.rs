@@ -516,6 +516,26 @@ async fn wait_bounded(tasks: Vec<tokio::task::JoinHandle<()>>) {
 fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
     let sock = if addr.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
     sock.set_reuseaddr(true)?;
+    if addr.is_ipv6() {
+        // IPv6 only, whatever net.ipv6.bindv6only says: the default listen
+        // set is `0.0.0.0` *and* `::` on one port, and a dual-stack `::`
+        // would collide with the IPv4 listener (EADDRINUSE).
+        socket2::SockRef::from(&sock).set_only_v6(true)?;
+    }
     sock.bind(addr)?;
     sock.listen(1024)
+}
+
+#[cfg(test)]
+mod listen_tests {
+    use super::*;
+
+    /// The default listen set (`0.0.0.0` and `::` on one port) binds.
+    #[tokio::test]
+    async fn ipv4_and_ipv6_wildcards_share_a_port() {
+        let v4 = listen("0.0.0.0:0".parse().expect("addr")).expect("v4");
+        let port = v4.local_addr().expect("addr").port();
+        let v6 = listen(SocketAddr::new(std::net::Ipv6Addr::UNSPECIFIED.into(), port)).expect("v6 beside v4");
+        assert_eq!(v6.local_addr().expect("addr").port(), port);
+    }
 }
