@@ -433,6 +433,44 @@ fn mesh_peers(
     out
 }
 
+impl DesiredState {
+    /// The peer template of a listen range: built like a mesh peer (iBGP in
+    /// this node's AS, Calico's filters, multihop, ADD-PATH), but passive,
+    /// with no source address (any local address it reached) and no
+    /// password (TCP MD5 is set per address, before a range's peer is
+    /// known). Its name and address are placeholders: the engine names each
+    /// dynamic peer after its address.
+    pub fn listen_range_peer(&self, range: IpNet) -> DesiredPeer {
+        DesiredPeer {
+            name: format!("Dynamic_{}", range.to_string().replace(['.', ':', '/'], "_")),
+            kind: PeerKind::Mesh,
+            address: range.addr(),
+            port: 179,
+            local_asn: self.asn,
+            remote_asn: self.asn,
+            local_address: None,
+            passive: true,
+            password: None,
+            hold_time: DEFAULT_HOLD_TIME,
+            keepalive_time: DEFAULT_HOLD_TIME / 3,
+            ttl: TtlMode::Multihop { ttl: DEFAULT_MULTIHOP_TTL },
+            next_hop_mode: NextHopMode::Auto,
+            rr_client: false,
+            cluster_id: None,
+            families: vec![family_of(range.addr())],
+            add_path: AddPathMode::On,
+            graceful_restart_time: DEFAULT_GRACEFUL_RESTART_TIME,
+            max_prefixes: None,
+            import_policy: CALICO_IMPORT_POLICY.to_string(),
+            export_policy: CALICO_EXPORT_POLICY.to_string(),
+            connect_delay_time: CONNECT_DELAY_TIME,
+            connect_retry_time: CONNECT_RETRY_TIME,
+            error_wait_time: ERROR_WAIT_TIME,
+            allow_own_as: 0,
+        }
+    }
+}
+
 /// What a reload must do to the sessions, by protocol name.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PeerDiff {

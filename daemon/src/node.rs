@@ -228,6 +228,7 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     for p in node.state.peers.clone() {
         node.start_peer(&p).await;
     }
+    node.set_listen_ranges().await;
     info!(
         node = %node.state.node_name,
         router_id = %node.state.router_id,
@@ -313,6 +314,22 @@ impl Node {
                 }
             }
             Err(e) => error!("{e}"),
+        }
+    }
+
+    /// Listen ranges (dynamic neighbors): each range's template is built
+    /// like a mesh peer ([`DesiredState::listen_range_peer`]).
+    async fn set_listen_ranges(&self) {
+        let mut ranges = Vec::new();
+        for net in &self.state.listen_ranges {
+            let p = self.state.listen_range_peer(*net);
+            match peer_spec(&self.state, &p, self.policies(&p), false) {
+                Ok(template) => ranges.push(speaker::engine::ListenRange { prefix: *net, template }),
+                Err(e) => error!("listen range {net}: {e}"),
+            }
+        }
+        if let Err(e) = self.engine.set_listen_ranges(ranges).await {
+            error!("listen ranges not set: {e}");
         }
     }
 
@@ -498,7 +515,8 @@ impl Node {
     pub async fn apply(&mut self, new: DesiredState) -> Result<String, String> {
         let d: PeerDiff = config::diff(&self.state, &new);
         let calico_changed = new.calico != self.state.calico;
-        if d.is_empty() && !calico_changed {
+        let ranges_changed = new.listen_ranges != self.state.listen_ranges;
+        if d.is_empty() && !calico_changed && !ranges_changed {
             return Ok(format!("no change ({} peers unchanged)", d.unchanged.len()));
         }
         self.state = new;
@@ -526,6 +544,7 @@ impl Node {
         for p in &d.added {
             self.start_peer(p).await;
         }
+        self.set_listen_ranges().await;
         if let Ok(mut d) = self.status.daemon.lock() {
             d.last_reconfiguration = SystemTime::now();
         }
@@ -536,7 +555,7 @@ impl Node {
             d.added.len(),
             d.removed.len(),
             if calico_changed { ", Calico routes updated" } else { "" }
-        );
+        ) + if ranges_changed { ", listen ranges updated" } else { "" };
         info!("{summary}");
         Ok(summary)
     }
