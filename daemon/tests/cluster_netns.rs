@@ -223,6 +223,32 @@ fn cluster_graceful_restart_on_kill_and_hard_reset_on_sigterm() {
     assert!(Cluster::wait_for(CONVERGE, || converged(&cluster)), "no comeback:\n{}", dump(&cluster));
 }
 
+fn scrape(addr: &str) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").ok()?;
+    let mut body = String::new();
+    s.read_to_string(&mut body).ok()?;
+    Some(body)
+}
+
+/// A reflector's clients share one update group (one Adj-RIB-Out, one
+/// encoding): the daemon hands every peer of a kind the same policy value.
+#[test]
+fn cluster_reflector_clients_share_one_update_group() {
+    let spec = ClusterSpec::reflected("ug", 7, 3, speaker_bin(), false);
+    let cluster = Cluster::start(spec).expect("start cluster");
+    let mut text = String::new();
+    let ok = Cluster::wait_for(CONVERGE, || {
+        text = scrape("127.77.7.100:9179").unwrap_or_default();
+        text.lines().filter(|l| l.starts_with("tern_bgp_peer_up{") && l.ends_with(" 1")).count() == 3
+            && text.lines().any(|l| l == "tern_rib_destinations 3")
+    });
+    assert!(ok, "metrics:\n{text}\n{}", dump(&cluster));
+    assert!(text.lines().any(|l| l == "tern_rib_update_groups 1"), "{text}");
+}
+
 /// `/metrics` of a running node (loopback mode, where the HTTP endpoint is
 /// reachable from the test): its peers are up and the routes counted.
 #[test]
