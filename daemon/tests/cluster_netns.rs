@@ -253,7 +253,6 @@ fn cluster_reflector_clients_share_one_update_group() {
 /// reachable from the test): its peers are up and the routes counted.
 #[test]
 fn cluster_metrics_are_scraped_from_a_running_node() {
-    use std::io::{Read, Write};
     let spec = ClusterSpec::mesh("mt", 6, 2, speaker_bin(), false);
     let cluster = Cluster::start(spec).expect("start cluster");
     let sock = cluster.nodes[0].socket.clone();
@@ -262,17 +261,9 @@ fn cluster_metrics_are_scraped_from_a_running_node() {
         "{}",
         dump(&cluster)
     );
-    let scrape = || {
-        let mut s = std::net::TcpStream::connect("127.77.6.1:9179").ok()?;
-        s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-        s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").ok()?;
-        let mut body = String::new();
-        s.read_to_string(&mut body).ok()?;
-        Some(body)
-    };
     let mut text = String::new();
     let ok = Cluster::wait_for(CONVERGE, || {
-        text = scrape().unwrap_or_default();
+        text = scrape("127.77.6.1:9179").unwrap_or_default();
         text.lines().any(|l| l.starts_with("tern_bgp_peer_up{") && l.contains("Mesh_127_77_6_2") && l.ends_with(" 1"))
             && text.lines().any(|l| l == "tern_rib_destinations 2")
     });
