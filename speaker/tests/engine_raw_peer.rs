@@ -95,8 +95,10 @@ async fn lost_graceful_restart_peer_keeps_routes_stale_until_restart_time() {
         }],
     });
     let mut r = raw_peer(&a, "127.33.13.2", vec![gr]).await;
-    let caps = a.engine.peer("r").await.expect("r").peer_capabilities;
-    assert!(caps.iter().any(|c| c == "restart-able"), "{caps:?}");
+    // The raw peer is done with its OPEN exchange; the engine's status follows shortly.
+    let restart_able =
+        || async { a.engine.peer("r").await.is_some_and(|p| p.peer_capabilities.iter().any(|c| c == "restart-able")) };
+    assert!(wait_until(restart_able).await, "{:?}", a.engine.peer("r").await.map(|p| p.peer_capabilities));
     r.send(&announce("10.13.0.0/16", "127.33.13.2"));
     assert!(wait_until(|| async { prefixes(&a).await == vec![("10.13.0.0/16".to_string(), false)] }).await);
     drop(r);
