@@ -18,7 +18,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bgp_proto::attribute::{MpNextHop, MpNlri};
+use bgp_proto::attribute::MpNlri;
 use bgp_proto::route_refresh::RouteRefreshSubtype;
 use bgp_proto::{Context, Family, Nlri, PathAttributes, RouteRefresh, Update};
 
@@ -31,6 +31,7 @@ pub use best::{select, Candidate, DEFAULT_LOCAL_PREF};
 pub use intern::Interner;
 pub use query::{LocRoute, PeerPrefixCounts};
 
+use crate::policy::next_hop;
 use out::{Change, Group};
 
 /// A peer of the RIB, numbered by the daemon. [`PeerId::LOCAL`] is the
@@ -819,20 +820,4 @@ fn offers(dest: &Dest, best: &[(PeerId, u32)]) -> Vec<Offer> {
             Some(Offer { id, src: k.0, attrs: Arc::clone(&path.attrs), multipath })
         })
         .collect()
-}
-
-/// The forwarding next hop of a route (the global address of an RFC 2545 pair).
-fn next_hop(family: Family, attrs: &PathAttributes) -> Option<IpAddr> {
-    if let Some(reach) = &attrs.mp_reach {
-        return match &reach.next_hop {
-            MpNextHop::V4(a) => Some(IpAddr::V4(*a)),
-            MpNextHop::V6(a) => Some(IpAddr::V6(*a)),
-            MpNextHop::V6LinkLocal { global, .. } => Some(IpAddr::V6(*global)),
-            MpNextHop::Other(_) => None,
-        };
-    }
-    if family == Family::IPV4_UNICAST {
-        return attrs.next_hop.map(IpAddr::V4);
-    }
-    None
 }
