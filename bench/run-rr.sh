@@ -6,12 +6,24 @@
 #   bench/run-rr.sh rr 200 500          # 200 clients x 500 /26 (the main target)
 #   bench/run-rr.sh ingest 10 100000    # 10 senders x 100k /24, one monitor
 #   bench/run-rr.sh rr 1000 10
+#   CONNECT_BATCH=50 bench/run-rr.sh rr 2000 1   # session scale (CONNECT_PARALLEL=2000: all at once)
+#   bench/run-rr.sh mrt                 # the RouteViews IPv6 table replayed from its 27 peers
 #
 #   SYSTEMS="tern bird1 bird2 frr gobgp"   which, in this order (default: all)
 #   TIMEOUT=300                            seconds to converge before "did not finish"
 #   OUT=FILE                               keep the JSON lines (default: a temp file)
 #   NO_BUILD=1                             use the binaries already built
 #   TERN_SPEAKER=PATH                      another tern-speaker binary (e.g. a build of a given commit)
+#   CONNECT_BATCH=N                        connect N peers, the next N once they are Established (default 0: all)
+#   CONNECT_PARALLEL=N                     connection attempts in flight (default 64)
+#   HOLD_TIME=S                            hold time the peers propose (default 240)
+#   MRT=FILE MRT_PREFIXES=N                mrt mode: the RIB to replay (default: the RouteViews IPv6 table),
+#                                          only its first N prefixes
+#
+# The table has the session columns (all Established, drops, NOTIFICATIONs)
+# when CONNECT_BATCH/CONNECT_PARALLEL is set or in mrt mode. In mrt mode the
+# sessions carry IPv4 and IPv6 unicast (BENCH_IPV6=1 for the scenario
+# scripts) over IPv4 loopback.
 #
 # Each system listens on its own loopback address (127.201.0.N:179); the
 # simulated peers are 127.100.x.y. Every daemon is stopped by its PID on exit.
@@ -25,6 +37,17 @@ TIMEOUT=${TIMEOUT:-300}
 TARGET_DIR=${CARGO_TARGET_DIR:-target}
 export TERN_SPEAKER=${TERN_SPEAKER:-$TARGET_DIR/release/tern-speaker}
 LOADGEN="$TARGET_DIR/release/loadgen"
+MRT=${MRT:-tests/data/bgp/mrt/routeviews6__rib.20150922.1200.full-ipv6.bz2}
+extra=(--connect-parallel "${CONNECT_PARALLEL:-64}" --connect-batch "${CONNECT_BATCH:-0}" --hold-time "${HOLD_TIME:-240}")
+layout=(--mode "$MODE" --peers "$PEERS")
+table=()
+if [ -n "${CONNECT_BATCH:-}${CONNECT_PARALLEL:-}" ]; then table=(--sessions); fi
+if [ "$MODE" = mrt ]; then
+  layout=(--mode mrt --mrt "$MRT")
+  [ -n "${MRT_PREFIXES:-}" ] && layout+=(--mrt-prefixes "$MRT_PREFIXES")
+  export BENCH_IPV6=1
+  table=(--sessions)
+fi
 
 if [ "${NO_BUILD:-0}" != 1 ]; then
   cargo build --release --quiet -p tern-speaker -p tern-bench --bin tern-speaker --bin loadgen
@@ -45,8 +68,8 @@ cleanup() {
 trap 'cleanup; rm -rf "$work"' EXIT
 trap 'exit 130' INT TERM
 
-"$LOADGEN" peers --mode "$MODE" --peers "$PEERS" >"$work/peers"
-echo "scenario: $MODE $PEERS x $ROUTES; $(nproc) cores; load $(cut -d' ' -f1-3 /proc/loadavg); $(date -u +%FT%TZ)"
+"$LOADGEN" peers "${layout[@]}" >"$work/peers"
+echo "scenario: ${layout[*]} --routes $ROUTES ${extra[*]}; $(nproc) cores; load $(cut -d' ' -f1-3 /proc/loadavg); $(date -u +%FT%TZ)"
 
 n=0
 for sys in $SYSTEMS; do
@@ -61,7 +84,10 @@ for sys in $SYSTEMS; do
   )
   # shellcheck source=/dev/null
   source "bench/scenarios/$sys.sh"
-  sut_config "$dir" "$addr" "$work/peers"
+  if ! sut_config "$dir" "$addr" "$work/peers"; then
+    echo "$sys: skipped (no config for this scenario)"
+    continue
+  fi
   sut_pid=$(sut_start "$dir" "$addr")
   # Listening within 30 s.
   for _ in $(seq 300); do
@@ -75,7 +101,7 @@ for sys in $SYSTEMS; do
     cleanup
     continue
   fi
-  "$LOADGEN" run --mode "$MODE" --peers "$PEERS" --routes "$ROUTES" --target "$addr:179" \
+  "$LOADGEN" run "${layout[@]}" --routes "$ROUTES" --target "$addr:179" "${extra[@]}" \
     --pid "$sut_pid" --label "$sys" --timeout "$TIMEOUT" >>"$OUT" || true
   cleanup
   if [ -n "${KEEP_LOGS:-}" ]; then cp -r "$dir" "$KEEP_LOGS/" 2>/dev/null || true; fi
@@ -83,4 +109,4 @@ for sys in $SYSTEMS; do
 done
 echo
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
-"$LOADGEN" table "$OUT"
+"$LOADGEN" table "${table[@]}" "$OUT"

@@ -9,6 +9,12 @@ sut_version() { "$BIRD1" --version 2>&1 | head -1; }
 
 sut_config() {
   local dir=$1 addr=$2 peers=$3 n=0
+  if [ "${BENCH_IPV6:-0}" = 1 ]; then
+    # BIRD 1.6 carries IPv6 routes only in bird6, over IPv6 sessions; the
+    # bench's peers are IPv4 loopback addresses (IPv6 loopback is ::1 alone).
+    echo "bird1: IPv6 routes need bird6 with IPv6 sessions; not run in this mode" >&2
+    return 1
+  fi
   {
     cat <<CONF
 router id $addr;

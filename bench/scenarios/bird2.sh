@@ -13,6 +13,14 @@ router id $addr;
 log "$dir/bird.log" { warning, error, fatal, bug };
 protocol device { scan time 60; }
 protocol static { ipv4; route 100.64.0.0/10 via "lo"; }
+CONF
+    # BENCH_IPV6=1 (mrt): an IPv6 channel too; the replay's next hops are fd00:64::/32.
+    local v6=""
+    if [ "${BENCH_IPV6:-0}" = 1 ]; then
+      echo 'protocol static { ipv6; route fd00:64::/32 via "lo"; }'
+      v6='ipv6 { import all; export where source = RTS_BGP; next hop keep; };'
+    fi
+    cat <<CONF
 template bgp rrpeer {
   local $addr as 64512;
   neighbor as 64512;
@@ -20,6 +28,7 @@ template bgp rrpeer {
   strict bind on;
   rr cluster id 1.0.0.1;
   ipv4 { import all; export where source = RTS_BGP; next hop keep; };
+  $v6
 }
 CONF
     while read -r role peer; do

@@ -33,8 +33,18 @@ CONF
   neighbor clients activate
   neighbor senders activate
  exit-address-family
-!
 CONF
+    # BENCH_IPV6=1 (mrt): IPv6 unicast on the same sessions.
+    if [ "${BENCH_IPV6:-0}" = 1 ]; then
+      cat <<CONF
+ address-family ipv6 unicast
+  neighbor clients route-reflector-client
+  neighbor clients activate
+  neighbor senders activate
+ exit-address-family
+CONF
+    fi
+    echo '!'
   } >"$dir/bgpd.conf"
 }
 

@@ -33,6 +33,10 @@ TOML
     [neighbors.afi-safis.config]
       afi-safi-name = "ipv4-unicast"
 TOML
+      # BENCH_IPV6=1 (mrt): IPv6 unicast on the same sessions.
+      if [ "${BENCH_IPV6:-0}" = 1 ]; then
+        printf '  [[neighbors.afi-safis]]\n    [neighbors.afi-safis.config]\n      afi-safi-name = "ipv6-unicast"\n'
+      fi
     done <"$peers"
   } >"$dir/gobgpd.toml"
 }

@@ -37,10 +37,17 @@ cidr = "10.0.0.0/8"
 [[calico.ip_pools]]
 cidr = "16.0.0.0/4"
 TOML
+    # BENCH_IPV6=1 (run-rr.sh mrt): IPv6 unicast on every session and a pool
+    # covering the whole replayed table (its odd prefixes included).
+    local families=""
+    if [ "${BENCH_IPV6:-0}" = 1 ]; then
+      printf '\n[[calico.ip_pools]]\ncidr = "::/0"\n'
+      families='families = ["ipv4-unicast", "ipv6-unicast"]\n'
+    fi
     while read -r role peer; do
       local client=true
       [ "$role" = sender ] && client=false
-      printf '\n[[peer]]\naddress = "%s"\nasn = 64512\npassive = true\nrr_client = %s\n' "$peer" "$client"
+      printf "\n[[peer]]\naddress = \"%s\"\nasn = 64512\npassive = true\nrr_client = %s\n$families" "$peer" "$client"
     done <"$peers"
   } >"$dir/tern.toml"
 }

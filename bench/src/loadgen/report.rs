@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 /// What one `loadgen run` measured.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct RunResult {
     /// System under test (`tern`, `bird1`, ...).
     pub label: String,
@@ -39,6 +40,32 @@ pub struct RunResult {
     pub loadavg_after: String,
     /// Peer errors (the first few), e.g. sessions closed by the SUT.
     pub errors: Vec<String>,
+    /// Peers connected this many at a time, the next batch once a batch
+    /// was Established (0: all at once, `connect_parallel` in flight).
+    pub connect_batch: u32,
+    pub connect_parallel: u32,
+    /// Hold time we proposed.
+    pub hold_time: u16,
+    /// NOTIFICATIONs received in all; of them Hold Timer Expired.
+    pub notifications: u64,
+    pub hold_expired_sut: u64,
+    /// Sessions where our own hold timer ran out (the SUT fell silent).
+    pub hold_expired_local: u64,
+    /// Established sessions that ended before the run's end (a session
+    /// dropped before "go" reconnects and counts here too).
+    pub sessions_dropped: u64,
+    /// Connection attempts that failed and were retried.
+    pub failed_attempts: u64,
+    /// The first few dropped sessions, `peer: why`.
+    pub lost: Vec<String>,
+    /// The first few failed connection attempts, `peer: why`.
+    pub failed: Vec<String>,
+    /// mrt: routes the monitor received with a next hop of a sender that
+    /// did not announce that prefix.
+    pub wrong_routes: u64,
+    /// mrt: the file and the RIB entries (routes) replayed.
+    pub mrt_file: String,
+    pub mrt_entries: u64,
 }
 
 impl RunResult {
@@ -68,6 +95,15 @@ impl RunResult {
             self.loadavg_before,
             self.loadavg_after,
             if self.errors.is_empty() { String::new() } else { format!("; errors: {}", self.errors.join(" | ")) }
+        ) + &format!(
+            "; sessions dropped {}, NOTIFICATIONs {} (hold timer expired {}), our hold timer expired {}, \
+             failed connection attempts {}, wrong routes {}",
+            self.sessions_dropped,
+            self.notifications,
+            self.hold_expired_sut,
+            self.hold_expired_local,
+            self.failed_attempts,
+            self.wrong_routes
         )
     }
 }
@@ -115,6 +151,50 @@ pub fn table(results: &[RunResult]) -> String {
     out
 }
 
+/// The session-scale (and mrt) table: time to all Established, then to
+/// converge, and every lost session, NOTIFICATION and expired hold timer.
+pub fn sessions_table(results: &[RunResult]) -> String {
+    let mut out = String::from(
+        "| system | connect | all Established | converged after | peak RSS | CPU (run) | CPU (total) | generator CPU \
+         | sessions dropped | NOTIFICATIONs (hold timer expired) | our hold timer expired | failed attempts | wrong routes |\n\
+         |---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+    );
+    for r in results {
+        let connect = if r.connect_batch > 0 {
+            format!("batches of {}", r.connect_batch)
+        } else {
+            format!("all at once ({} in flight)", r.connect_parallel)
+        };
+        let established = if r.receivers > 0 && (r.finished || r.convergence_s > 0.0) {
+            format!("{:.2} s", r.establish_s)
+        } else {
+            format!("not all ({:.0} s)", r.establish_s)
+        };
+        let converged = if r.finished {
+            format!("{:.3} s", r.convergence_s)
+        } else if r.convergence_s > 0.0 {
+            format!("did not finish ({:.0} s; {}/{} routes)", r.convergence_s, r.held_routes, r.expected_routes)
+        } else {
+            "–".into()
+        };
+        out.push_str(&format!(
+            "| {} | {connect} | {established} | {converged} | {:.1} MB | {:.2} s | {:.2} s | {:.2} s | {} | {} ({}) | {} | {} | {} |\n",
+            r.label,
+            mb(r.sut_hwm_kb),
+            r.sut_cpu_run_s,
+            r.sut_cpu_total_s,
+            r.gen_cpu_run_s,
+            r.sessions_dropped,
+            r.notifications,
+            r.hold_expired_sut,
+            r.hold_expired_local,
+            r.failed_attempts,
+            r.wrong_routes,
+        ));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -145,5 +225,32 @@ mod tests {
         );
         assert!(t.contains("| gobgp | did not finish (300 s; 0/0 routes)"), "{t}");
         assert!(t.contains("< 0.00"), "{t}");
+    }
+
+    #[test]
+    fn sessions_table_shows_drops_and_notifications() {
+        let tern = RunResult {
+            label: "tern".into(),
+            finished: true,
+            receivers: 2000,
+            establish_s: 3.5,
+            convergence_s: 1.25,
+            connect_batch: 50,
+            ..RunResult::default()
+        };
+        let bird = RunResult {
+            label: "bird1".into(),
+            receivers: 2000,
+            establish_s: 300.0,
+            connect_parallel: 2000,
+            sessions_dropped: 3,
+            notifications: 2,
+            hold_expired_sut: 1,
+            ..RunResult::default()
+        };
+        let t = sessions_table(&[tern, bird]);
+        assert!(t.contains("| tern | batches of 50 | 3.50 s | 1.250 s |"), "{t}");
+        assert!(t.contains("| bird1 | all at once (2000 in flight) | not all (300 s) | – |"), "{t}");
+        assert!(t.contains("| 3 | 2 (1) | 0 | 0 | 0 |"), "{t}");
     }
 }

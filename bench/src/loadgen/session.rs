@@ -1,25 +1,33 @@
 //! One simulated BGP peer: connect from its own loopback address, exchange
 //! OPEN/KEEPALIVE, then on "go" write its pre-encoded UPDATEs while a reader
-//! counts which of the other peers' prefixes it holds.
+//! counts which of the other peers' prefixes it holds. A session that drops
+//! before "go" reconnects (as a cluster node would); every drop, NOTIFICATION
+//! and expired hold timer is counted in [`Stats`].
 
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use bgp_proto::attribute::{MpNextHop, MpNlri};
 use bgp_proto::capability::Capability;
 use bgp_proto::message::message_type;
 use bgp_proto::{Context, Family, Framer, Message, Open};
 use bytes::{Bytes, BytesMut};
+use ipnet::IpNet;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::{mpsc, watch, Semaphore};
 
+use super::mrt::{sender_of, Expect};
 use super::routes::{walk_update, Plan};
 
-/// Hold time we propose (BIRD's and tern's default).
-pub const HOLD_TIME: u16 = 240;
+/// Hold time we propose by default (BIRD's and tern's default).
+pub const DEFAULT_HOLD_TIME: u16 = 240;
+
+/// NOTIFICATION error code Hold Timer Expired (RFC 4271 §4.5).
+const HOLD_TIMER_EXPIRED: u8 = 4;
 
 /// One simulated peer.
 #[derive(Clone, Debug)]
@@ -30,36 +38,125 @@ pub struct PeerSpec {
     pub bulk: Bytes,
     /// Whether this peer counts what it receives (rr clients, the ingest monitor).
     pub counts: bool,
+    /// Routes it must hold to be done.
+    pub expected: u64,
+}
+
+/// How a receiver maps what it receives to route numbers.
+#[derive(Debug)]
+pub enum Counter {
+    /// Generated IPv4 prefixes (rr, ingest); a receiver ignores its own.
+    Plan(Plan),
+    /// The MRT replay's IPv6 prefixes; the next hop names the sender.
+    Mrt(Arc<Expect>),
+}
+
+impl Counter {
+    fn total(&self) -> u64 {
+        match self {
+            Counter::Plan(p) => p.total(),
+            Counter::Mrt(e) => e.total(),
+        }
+    }
+}
+
+/// Session events for the orchestrator.
+#[derive(Clone, Copy, Debug)]
+pub enum SessionEvent {
+    /// Established; `first` for the peer's first session.
+    Up {
+        first: bool,
+    },
+    Down,
+}
+
+/// Counted over the whole run, all peers.
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// NOTIFICATIONs received (OPEN exchange and Established).
+    pub notifications: AtomicU64,
+    /// Of them, Hold Timer Expired: the SUT's hold timer for us ran out.
+    pub hold_expired_sut: AtomicU64,
+    /// Our hold timer ran out: the SUT sent nothing for the hold time.
+    pub hold_expired_local: AtomicU64,
+    /// Established sessions that ended before the run's end.
+    pub drops: AtomicU64,
+    /// Connection attempts that failed (refused, reset, NOTIFICATION, timeout) and were retried.
+    pub failed_attempts: AtomicU64,
+    /// Routes received that no sender with that next hop announced (mrt).
+    pub wrong_routes: AtomicU64,
+    /// `peer: why`, the first few lost sessions.
+    pub lost: Mutex<Vec<String>>,
+    /// `peer: why`, the first few failed connection attempts.
+    pub failed: Mutex<Vec<String>>,
+}
+
+impl Stats {
+    fn lose(&self, what: String) {
+        self.drops.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut l) = self.lost.lock() {
+            if l.len() < 20 {
+                l.push(what);
+            }
+        }
+    }
 }
 
 /// What every peer task shares with the orchestrator.
 pub struct Shared {
-    pub plan: Plan,
+    pub counter: Counter,
     pub target: SocketAddr,
     pub asn: u32,
+    /// Hold time we propose.
+    pub hold_time: u16,
+    /// Families in our OPEN.
+    pub families: Vec<Family>,
     pub go: watch::Receiver<bool>,
     pub stop: watch::Receiver<bool>,
+    /// Peers with an index below this may connect (batches).
+    pub release: watch::Receiver<u32>,
     /// `(peer index, when it held everything)`.
     pub done: mpsc::UnboundedSender<(u32, Instant)>,
-    pub established: mpsc::UnboundedSender<u32>,
+    pub events: mpsc::UnboundedSender<SessionEvent>,
     /// Routes held, per peer index.
     pub held: Vec<AtomicU64>,
     /// Limits concurrent connection attempts (a listen backlog is finite).
     pub connecting: Semaphore,
     /// Give up connecting after this.
     pub establish_deadline: Instant,
+    pub stats: Stats,
 }
 
 /// Runs one peer until "stop" (or an error: the text says which peer and why).
 pub async fn run_peer(spec: PeerSpec, shared: Arc<Shared>) -> Result<(), String> {
     let name = format!("peer {} ({})", spec.index, spec.source);
-    let (stream, framer, hold) = connect(&spec, &shared).await.map_err(|e| format!("{name}: {e}"))?;
-    let _ = shared.established.send(spec.index);
-    let (r, w) = stream.into_split();
-    let writer = tokio::spawn(write_side(w, spec.bulk.clone(), hold, shared.go.clone(), shared.stop.clone()));
-    let read = read_side(r, framer, &spec, &shared).await;
-    let write = writer.await.map_err(|e| format!("writer task: {e}"))?;
-    read.and(write).map_err(|e| format!("{name}: {e}"))
+    let mut release = shared.release.clone();
+    release.wait_for(|r| *r > spec.index).await.map_err(|e| format!("{name}: {e}"))?;
+    let mut first = true;
+    loop {
+        let (stream, framer, hold) = connect(&spec, &shared).await.map_err(|e| format!("{name}: {e}"))?;
+        let _ = shared.events.send(SessionEvent::Up { first });
+        first = false;
+        let (r, w) = stream.into_split();
+        let writer = tokio::spawn(write_side(w, spec.bulk.clone(), hold, shared.go.clone(), shared.stop.clone()));
+        let read = read_side(r, framer, hold, &spec, &shared).await;
+        if read.is_ok() {
+            let write = writer.await.map_err(|e| format!("{name}: writer task: {e}"))?;
+            return write.map_err(|e| format!("{name}: {e}"));
+        }
+        writer.abort();
+        let why = read.err().unwrap_or_default();
+        let _ = shared.events.send(SessionEvent::Down);
+        if *shared.stop.borrow() {
+            return Ok(());
+        }
+        shared.stats.lose(format!("{name}: {why}"));
+        if *shared.go.borrow() {
+            return Err(format!("{name}: {why}"));
+        }
+        // Before "go": reconnect, as a cluster node would.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
 }
 
 /// Connects (retrying refused or reset attempts until the deadline) and
@@ -77,6 +174,12 @@ async fn connect(spec: &PeerSpec, shared: &Shared) -> Result<(TcpStream, Framer,
             Ok(Err(e)) => last = e,
             Err(_) => last = "OPEN exchange timed out (30 s)".into(),
         }
+        shared.stats.failed_attempts.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut f) = shared.stats.failed.lock() {
+            if f.len() < 5 {
+                f.push(format!("peer {} ({}): {last}", spec.index, spec.source));
+            }
+        }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     Err(format!("not established before the deadline; last attempt: {last}"))
@@ -88,9 +191,10 @@ async fn handshake(spec: &PeerSpec, shared: &Shared) -> Result<(TcpStream, Frame
     let mut stream = socket.connect(shared.target).await.map_err(|e| format!("connect {}: {e}", shared.target))?;
     stream.set_nodelay(true).map_err(|e| format!("nodelay: {e}"))?;
     let ctx = Context::default();
-    let caps = vec![Capability::Multiprotocol(Family::IPV4_UNICAST), Capability::FourOctetAs(shared.asn)];
+    let mut caps: Vec<Capability> = shared.families.iter().map(|f| Capability::Multiprotocol(*f)).collect();
+    caps.push(Capability::FourOctetAs(shared.asn));
     let mut out = BytesMut::new();
-    Message::Open(Open::new(shared.asn, HOLD_TIME, spec.source, caps))
+    Message::Open(Open::new(shared.asn, shared.hold_time, spec.source, caps))
         .encode(&ctx, &mut out)
         .map_err(|e| format!("encode OPEN: {e}"))?;
     stream.write_all(&out).await.map_err(|e| format!("send OPEN: {e}"))?;
@@ -100,16 +204,19 @@ async fn handshake(spec: &PeerSpec, shared: &Shared) -> Result<(TcpStream, Frame
         while let Some(frame) = framer.next_frame().map_err(|e| format!("framing: {e}"))? {
             match frame.decode(&ctx).map_err(|e| format!("decode {}: {}", frame.msg_type, e.error()))? {
                 Message::Open(open) if hold.is_none() => {
-                    let h = open.hold_time.min(HOLD_TIME);
+                    let h = open.hold_time.min(shared.hold_time);
                     hold = Some(h);
                     out.clear();
                     Message::Keepalive.encode(&ctx, &mut out).map_err(|e| format!("encode KEEPALIVE: {e}"))?;
                     stream.write_all(&out).await.map_err(|e| format!("send KEEPALIVE: {e}"))?;
                 }
                 Message::Keepalive if hold.is_some() => {
-                    return Ok((stream, framer, hold.unwrap_or(HOLD_TIME)));
+                    return Ok((stream, framer, hold.unwrap_or(shared.hold_time)));
                 }
-                Message::Notification(n) => return Err(format!("NOTIFICATION during OPEN exchange: {n:?}")),
+                Message::Notification(n) => {
+                    count_notification(&shared.stats, n.code);
+                    return Err(format!("NOTIFICATION during OPEN exchange: {n:?}"));
+                }
                 other => return Err(format!("unexpected {} during OPEN exchange", other.type_name())),
             }
         }
@@ -117,6 +224,13 @@ async fn handshake(spec: &PeerSpec, shared: &Shared) -> Result<(TcpStream, Frame
         if n == 0 {
             return Err("closed during OPEN exchange".into());
         }
+    }
+}
+
+fn count_notification(stats: &Stats, code: u8) {
+    stats.notifications.fetch_add(1, Ordering::Relaxed);
+    if code == HOLD_TIMER_EXPIRED {
+        stats.hold_expired_sut.fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -149,16 +263,88 @@ async fn write_side(
     }
 }
 
+/// A receiver's set of held route numbers.
+struct Held {
+    bits: Vec<u64>,
+    count: u64,
+}
+
+impl Held {
+    fn new(total: u64) -> Held {
+        Held { bits: vec![0; usize::try_from(total.div_ceil(64)).unwrap_or(0)], count: 0 }
+    }
+
+    fn set(&mut self, g: u64, announced: bool) {
+        let (word, bit) = (usize::try_from(g / 64).unwrap_or(usize::MAX), 1u64 << (g % 64));
+        if let Some(w) = self.bits.get_mut(word) {
+            if announced && *w & bit == 0 {
+                *w |= bit;
+                self.count += 1;
+            } else if !announced && *w & bit != 0 {
+                *w &= !bit;
+                self.count -= 1;
+            }
+        }
+    }
+}
+
+/// Applies one received UPDATE body to `held`.
+fn count_update(counter: &Counter, own: u32, body: &Bytes, held: &mut Held, stats: &Stats) -> Result<(), String> {
+    match counter {
+        Counter::Plan(plan) => walk_update(body, |announced, len, octets| {
+            let Some(g) = plan.index(len, octets) else { return };
+            if plan.owner(g) != own {
+                held.set(g, announced);
+            }
+        }),
+        Counter::Mrt(expect) => {
+            let msg = Message::decode(message_type::UPDATE, body, &Context::default())
+                .map_err(|e| format!("decode UPDATE: {}", e.error()))?;
+            let Message::Update(u) = msg else { return Ok(()) };
+            if let Some(reach) = &u.attributes.mp_reach {
+                let nh = match reach.next_hop {
+                    MpNextHop::V6(a) | MpNextHop::V6LinkLocal { global: a, .. } => a,
+                    _ => Ipv6Addr::UNSPECIFIED,
+                };
+                let sender = sender_of(nh);
+                if let MpNlri::Prefixes(p) = &reach.nlri {
+                    for n in p {
+                        let IpNet::V6(net) = n.prefix else { continue };
+                        let Some(&g) = expect.index.get(&net) else { continue };
+                        if !sender.is_some_and(|s| expect.announced_by(g, s)) {
+                            stats.wrong_routes.fetch_add(1, Ordering::Relaxed);
+                        }
+                        held.set(u64::from(g), true);
+                    }
+                }
+            }
+            if let Some(unreach) = &u.attributes.mp_unreach {
+                if let MpNlri::Prefixes(p) = &unreach.withdrawn {
+                    for n in p {
+                        let IpNet::V6(net) = n.prefix else { continue };
+                        if let Some(&g) = expect.index.get(&net) {
+                            held.set(u64::from(g), false);
+                        }
+                    }
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
 /// Counts held routes of the other peers (a bit per route number) and
-/// reports the moment this peer holds all of them.
-async fn read_side(mut r: OwnedReadHalf, mut framer: Framer, spec: &PeerSpec, shared: &Shared) -> Result<(), String> {
-    let plan = shared.plan;
+/// reports the moment this peer holds all of them. Ends `Ok` at "stop",
+/// `Err` when the session ends otherwise (NOTIFICATION, close, hold timer).
+async fn read_side(
+    mut r: OwnedReadHalf,
+    mut framer: Framer,
+    hold: u16,
+    spec: &PeerSpec,
+    shared: &Shared,
+) -> Result<(), String> {
     let own = spec.index;
-    let own_routes = if own < plan.peers { u64::from(plan.per_peer) } else { 0 };
-    let expected = plan.total() - own_routes;
-    let mut bits =
-        if spec.counts { vec![0u64; usize::try_from(plan.total().div_ceil(64)).unwrap_or(0)] } else { vec![] };
-    let mut held = 0u64;
+    let mut held = Held::new(if spec.counts { shared.counter.total() } else { 0 });
     let mut reported = false;
     let mut stop = shared.stop.clone();
     let held_slot = shared.held.get(usize::try_from(own).unwrap_or(usize::MAX));
@@ -166,45 +352,36 @@ async fn read_side(mut r: OwnedReadHalf, mut framer: Framer, spec: &PeerSpec, sh
         if let Some(slot) = held_slot {
             slot.store(held, Ordering::Relaxed);
         }
-        if !*reported && held >= expected && *shared.go.borrow() {
+        if !*reported && held >= spec.expected && *shared.go.borrow() {
             *reported = true;
             let _ = shared.done.send((own, Instant::now()));
         }
     };
     let mut go = shared.go.clone();
     let mut go_seen = false;
+    let hold_for = Duration::from_secs(u64::from(hold));
+    let mut last_rx = tokio::time::Instant::now();
     loop {
         let mut error = None;
         while let Some(frame) = framer.next_frame().map_err(|e| format!("framing: {e}"))? {
             match frame.msg_type {
                 message_type::UPDATE if spec.counts => {
-                    walk_update(&frame.body, |announced, len, octets| {
-                        let Some(g) = plan.index(len, octets) else { return };
-                        if plan.owner(g) == own {
-                            return;
-                        }
-                        let (word, bit) = (usize::try_from(g / 64).unwrap_or(usize::MAX), 1u64 << (g % 64));
-                        if let Some(w) = bits.get_mut(word) {
-                            if announced && *w & bit == 0 {
-                                *w |= bit;
-                                held += 1;
-                            } else if !announced && *w & bit != 0 {
-                                *w &= !bit;
-                                held -= 1;
-                            }
-                        }
-                    })
-                    .map_err(|e| format!("UPDATE: {e}"))?;
+                    count_update(&shared.counter, own, &frame.body, &mut held, &shared.stats)
+                        .map_err(|e| format!("UPDATE: {e}"))?;
                 }
                 message_type::NOTIFICATION => {
-                    let n = frame.decode(&Context::default()).map(|m| format!("{m:?}"));
+                    let n = frame.decode(&Context::default());
+                    if let Ok(Message::Notification(n)) = &n {
+                        count_notification(&shared.stats, n.code);
+                    }
+                    let n = n.map(|m| format!("{m:?}"));
                     error = Some(format!("NOTIFICATION received: {}", n.unwrap_or_else(|e| e.error().to_string())));
                 }
                 _ => {}
             }
         }
         if spec.counts {
-            report(held, &mut reported);
+            report(held.count, &mut reported);
         }
         if let Some(e) = error {
             return Err(e);
@@ -213,13 +390,18 @@ async fn read_side(mut r: OwnedReadHalf, mut framer: Framer, spec: &PeerSpec, sh
             n = r.read_buf(framer.buffer_mut()) => {
                 let n = n.map_err(|e| format!("read: {e}"))?;
                 if n == 0 {
-                    return if *shared.stop.borrow() { Ok(()) } else { Err(format!("closed by the peer (held {held})")) };
+                    return if *shared.stop.borrow() { Ok(()) } else { Err(format!("closed by the peer (held {})", held.count)) };
                 }
+                last_rx = tokio::time::Instant::now();
+            }
+            _ = tokio::time::sleep_until(last_rx + hold_for), if hold > 0 => {
+                shared.stats.hold_expired_local.fetch_add(1, Ordering::Relaxed);
+                return Err(format!("our hold timer expired: nothing from the SUT for {hold} s"));
             }
             // A peer with nothing to receive is done at "go".
             _ = async { go.wait_for(|g| *g).await.is_ok() }, if spec.counts && !go_seen => {
                 go_seen = true;
-                report(held, &mut reported);
+                report(held.count, &mut reported);
             }
             _ = async { stop.wait_for(|s| *s).await.is_ok() } => return Ok(()),
         }
