@@ -10,10 +10,8 @@ sut_version() { "$BIRD1" --version 2>&1 | head -1; }
 sut_config() {
   local dir=$1 addr=$2 peers=$3 n=0
   if [ "${BENCH_IPV6:-0}" = 1 ]; then
-    # BIRD 1.6 carries IPv6 routes only in bird6, over IPv6 sessions; the
-    # bench's peers are IPv4 loopback addresses (IPv6 loopback is ::1 alone).
-    echo "bird1: IPv6 routes need bird6 with IPv6 sessions; not run in this mode" >&2
-    return 1
+    sut_config6 "$@"
+    return
   fi
   {
     cat <<CONF
@@ -42,8 +40,50 @@ CONF
   } >"$dir/bird.conf"
 }
 
+# BENCH_IPV6=1 (mrt): BIRD 1.6 carries IPv6 routes only in bird6, over IPv6
+# sessions, so run-rr.sh puts it and the peers in a network namespace
+# ($BENCH_NETNS) with IPv6 addresses on lo; the replay's next hops are
+# fd00:64::/32.
+BIRD6=${TERN_BIRD1_DIR:-/opt/tern-test/bird1}/usr/sbin/bird6
+if [ "${BENCH_IPV6:-0}" = 1 ]; then SUT_IPV6_TRANSPORT=1; fi
+
+sut_config6() {
+  local dir=$1 addr=$2 peers=$3 n=0
+  {
+    cat <<CONF
+router id 127.201.0.2;
+log "$dir/bird.log" { warning, error, fatal, bug };
+listen bgp address $addr;
+protocol device { scan time 60; }
+protocol static { route fd00:64::/32 via "lo"; }
+template bgp rrpeer {
+  local $addr as 64512;
+  passive on;
+  rr cluster id 1.0.0.1;
+  next hop keep;
+  import all;
+  export where source = RTS_BGP;
+}
+CONF
+    while read -r role peer; do
+      n=$((n + 1))
+      if [ "$role" = sender ]; then
+        printf 'protocol bgp p%d from rrpeer { neighbor %s as 64512; }\n' "$n" "$peer"
+      else
+        printf 'protocol bgp p%d from rrpeer { neighbor %s as 64512; rr client; }\n' "$n" "$peer"
+      fi
+    done <"$peers"
+  } >"$dir/bird.conf"
+}
+
 sut_start() {
   local dir=$1
+  if [ "${BENCH_IPV6:-0}" = 1 ]; then
+    ip netns exec "$BENCH_NETNS" "$BIRD6" -f -c "$dir/bird.conf" -s "$dir/bird.ctl" -P "$dir/bird.pid" \
+      >"$dir/bird.out" 2>&1 &
+    echo $!
+    return
+  fi
   "$BIRD1" -f -c "$dir/bird.conf" -s "$dir/bird.ctl" -P "$dir/bird.pid" >"$dir/bird.out" 2>&1 &
   echo $!
 }

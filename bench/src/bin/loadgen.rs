@@ -27,7 +27,7 @@ mod routes;
 #[path = "../loadgen/session.rs"]
 mod session;
 
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -90,6 +90,11 @@ struct Layout {
     /// mrt: replay only the first N prefixes of the file.
     #[arg(long)]
     mrt_prefixes: Option<usize>,
+    /// Connect over IPv6 instead: peer `i` from fd00:100::(i + 1), the
+    /// monitor from fd00:100::ffff:1 (addresses the bench puts on `lo` of its
+    /// own network namespace; BIRD 1.6's bird6 needs IPv6 sessions).
+    #[arg(long)]
+    ipv6_transport: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -161,6 +166,16 @@ impl Layout {
         Ipv4Addr::new(127, self.source_octet, 255, 1)
     }
 
+    /// Where peer `i` (the monitor: `None`) connects from.
+    fn source(&self, i: Option<u32>) -> IpAddr {
+        match (self.ipv6_transport, i) {
+            (false, Some(i)) => self.address(i).into(),
+            (false, None) => self.monitor().into(),
+            (true, Some(i)) => Ipv6Addr::new(0xfd00, 0x100, 0, 0, 0, 0, ((i + 1) >> 16) as u16, (i + 1) as u16).into(),
+            (true, None) => Ipv6Addr::new(0xfd00, 0x100, 0, 0, 0, 0, 0xffff, 1).into(),
+        }
+    }
+
     fn check(&self) -> Result<(), String> {
         if self.mode == Mode::Mrt {
             return match self.mrt {
@@ -199,10 +214,10 @@ fn peers(layout: &Layout) -> Result<ExitCode, String> {
     }
     let role = if layout.mode == Mode::Rr { "client" } else { "sender" };
     for i in 0..layout.peers {
-        println!("{role} {}", layout.address(i));
+        println!("{role} {}", layout.source(Some(i)));
     }
     if layout.mode != Mode::Rr {
-        println!("monitor {}", layout.monitor());
+        println!("monitor {}", layout.source(None));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -257,9 +272,15 @@ async fn scenario(args: &RunArgs) -> Result<RunResult, String> {
         );
         let mut entries = 0;
         for (i, sender) in (0..).zip(replay.senders) {
-            eprintln!("mrt: sender {} = MRT peer {}, {} routes", layout.address(i), sender.mrt_peer, sender.routes);
+            eprintln!(
+                "mrt: sender {} = MRT peer {}, {} routes",
+                layout.source(Some(i)),
+                sender.mrt_peer,
+                sender.routes
+            );
             entries += sender.routes;
-            specs.push(PeerSpec { index: i, source: layout.address(i), bulk: sender.bulk, counts: false, expected: 0 });
+            let (source, bgp_id) = (layout.source(Some(i)), layout.address(i));
+            specs.push(PeerSpec { index: i, source, bgp_id, bulk: sender.bulk, counts: false, expected: 0 });
         }
         let expect = Arc::new(replay.expect);
         let families = vec![Family::IPV4_UNICAST, Family::IPV6_UNICAST];
@@ -270,7 +291,8 @@ async fn scenario(args: &RunArgs) -> Result<RunResult, String> {
             let bulk = plan.encode_peer(i, layout.next_hop(i), &ctx)?;
             let counts = layout.mode == Mode::Rr;
             let expected = plan.total() - u64::from(plan.per_peer);
-            specs.push(PeerSpec { index: i, source: layout.address(i), bulk, counts, expected });
+            let (source, bgp_id) = (layout.source(Some(i)), layout.address(i));
+            specs.push(PeerSpec { index: i, source, bgp_id, bulk, counts, expected });
         }
         (Counter::Plan(plan), vec![Family::IPV4_UNICAST], args.routes, 0)
     };
@@ -281,7 +303,8 @@ async fn scenario(args: &RunArgs) -> Result<RunResult, String> {
         }
         specs.push(PeerSpec {
             index: layout.peers,
-            source: layout.monitor(),
+            source: layout.source(None),
+            bgp_id: layout.monitor(),
             bulk: eor.freeze(),
             counts: true,
             expected: counter_total(&counter),
@@ -389,6 +412,7 @@ async fn scenario(args: &RunArgs) -> Result<RunResult, String> {
     let deadline = tokio::time::Instant::from_std(go + Duration::from_secs(args.timeout));
     let mut done = 0;
     let mut last = go;
+    let mut done_at = Vec::new();
     // A receiver whose session ended can no longer finish: stop waiting once
     // every receiver is done or gone.
     let mut gone = 0;
@@ -397,6 +421,7 @@ async fn scenario(args: &RunArgs) -> Result<RunResult, String> {
             Some((_, at)) = done_rx.recv() => {
                 done += 1;
                 last = last.max(at);
+                done_at.push(at.saturating_duration_since(go).as_secs_f64());
             }
             Some(r) = tasks.join_next() => {
                 if matches!(r, Ok(Err(_)) | Err(_)) {
@@ -410,6 +435,9 @@ async fn scenario(args: &RunArgs) -> Result<RunResult, String> {
     result.finished = done == receivers;
     result.convergence_s = if result.finished { (last - go).as_secs_f64() } else { go.elapsed().as_secs_f64() };
     result.receivers_done = u32::try_from(done).unwrap_or(u32::MAX);
+    done_at.sort_by(f64::total_cmp);
+    result.first_done_s = done_at.first().copied().unwrap_or(0.0);
+    result.median_done_s = done_at.get(done_at.len() / 2).copied().unwrap_or(0.0);
     result.held_routes = shared.held.iter().map(|h| h.load(Ordering::Relaxed)).sum();
     let gen_after = procstat::sample(None)?;
     result.gen_cpu_run_s = gen_after.cpu_s - gen_before.cpu_s;

@@ -20,6 +20,9 @@ pub struct RunResult {
     pub convergence_s: f64,
     /// From the first connect to all sessions Established.
     pub establish_s: f64,
+    /// From "go" to the first and the median receiver holding everything.
+    pub first_done_s: f64,
+    pub median_done_s: f64,
     pub receivers: u32,
     pub receivers_done: u32,
     /// Routes the receivers should hold in all, and held at the end.
@@ -71,7 +74,10 @@ pub struct RunResult {
 impl RunResult {
     pub fn human(&self) -> String {
         let state = if self.finished {
-            format!("converged in {:.3} s", self.convergence_s)
+            format!(
+                "converged in {:.3} s (first receiver done at {:.3} s, median {:.3} s)",
+                self.convergence_s, self.first_done_s, self.median_done_s
+            )
         } else {
             format!(
                 "DID NOT FINISH in {:.0} s ({}/{} receivers done, {}/{} routes held)",

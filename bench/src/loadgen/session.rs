@@ -4,7 +4,7 @@
 //! before "go" reconnects (as a cluster node would); every drop, NOTIFICATION
 //! and expired hold timer is counted in [`Stats`].
 
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -33,7 +33,11 @@ const HOLD_TIMER_EXPIRED: u8 = 4;
 #[derive(Clone, Debug)]
 pub struct PeerSpec {
     pub index: u32,
-    pub source: Ipv4Addr,
+    /// Where it connects from (an IPv4 loopback address, or an IPv6 address
+    /// inside the bench's network namespace).
+    pub source: IpAddr,
+    /// Its BGP Identifier.
+    pub bgp_id: Ipv4Addr,
     /// UPDATEs and End-of-RIB written on "go".
     pub bulk: Bytes,
     /// Whether this peer counts what it receives (rr clients, the ingest monitor).
@@ -186,15 +190,16 @@ async fn connect(spec: &PeerSpec, shared: &Shared) -> Result<(TcpStream, Framer,
 }
 
 async fn handshake(spec: &PeerSpec, shared: &Shared) -> Result<(TcpStream, Framer, u16), String> {
-    let socket = TcpSocket::new_v4().map_err(|e| format!("socket: {e}"))?;
-    socket.bind(SocketAddr::new(spec.source.into(), 0)).map_err(|e| format!("bind {}: {e}", spec.source))?;
+    let socket = if spec.source.is_ipv4() { TcpSocket::new_v4() } else { TcpSocket::new_v6() };
+    let socket = socket.map_err(|e| format!("socket: {e}"))?;
+    socket.bind(SocketAddr::new(spec.source, 0)).map_err(|e| format!("bind {}: {e}", spec.source))?;
     let mut stream = socket.connect(shared.target).await.map_err(|e| format!("connect {}: {e}", shared.target))?;
     stream.set_nodelay(true).map_err(|e| format!("nodelay: {e}"))?;
     let ctx = Context::default();
     let mut caps: Vec<Capability> = shared.families.iter().map(|f| Capability::Multiprotocol(*f)).collect();
     caps.push(Capability::FourOctetAs(shared.asn));
     let mut out = BytesMut::new();
-    Message::Open(Open::new(shared.asn, shared.hold_time, spec.source, caps))
+    Message::Open(Open::new(shared.asn, shared.hold_time, spec.bgp_id, caps))
         .encode(&ctx, &mut out)
         .map_err(|e| format!("encode OPEN: {e}"))?;
     stream.write_all(&out).await.map_err(|e| format!("send OPEN: {e}"))?;
