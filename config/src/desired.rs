@@ -455,8 +455,10 @@ impl DesiredState {
             keepalive_time: DEFAULT_HOLD_TIME / 3,
             ttl: TtlMode::Multihop { ttl: DEFAULT_MULTIHOP_TTL },
             next_hop_mode: NextHopMode::Auto,
-            rr_client: false,
-            cluster_id: None,
+            // On a route reflector a dynamic peer is a client (Calico's rule: same AS, no
+            // cluster ID known for it).
+            rr_client: self.rr_cluster_id.is_some(),
+            cluster_id: self.rr_cluster_id,
             families: vec![family_of(range.addr())],
             add_path: AddPathMode::On,
             graceful_restart_time: DEFAULT_GRACEFUL_RESTART_TIME,

@@ -118,6 +118,9 @@ pub struct DatastoreOptions {
     pub local: LocalSettings,
     /// tern-reflector: a state without a route-reflector cluster ID is refused.
     pub require_reflector: bool,
+    /// Listen ranges (dynamic neighbors, `--listen-range`): Calico has no resource for them, so
+    /// they come from the command line and are put into every derived state.
+    pub listen_ranges: Vec<ipnet::IpNet>,
 }
 
 /// Why a snapshot gives no state for this node.
@@ -131,6 +134,7 @@ pub fn derive(ds: &Datastore, options: &DatastoreOptions) -> Result<DesiredState
         ));
     }
     options.local.apply(&mut state);
+    state.listen_ranges = options.listen_ranges.clone();
     Ok(state)
 }
 

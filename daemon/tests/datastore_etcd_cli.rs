@@ -127,6 +127,11 @@ fn etcd_dry_run_prints_what_each_node_and_the_reflector_would_run() {
     let fixed = json(&dry_run(&etcd, "tern-speaker", "n2", &["--router-id", "192.0.2.7"]));
     assert_eq!(fixed["router_id"], "192.0.2.7");
 
+    // --listen-range (Calico has no resource for it): in the derived state, truncated; none by default.
+    assert_eq!(n1["listen_ranges"], serde_json::json!([]));
+    let ranged = json(&dry_run(&etcd, "tern-reflector", "rr1", &["--listen-range", "10.1.0.7/24,fd00::/64"]));
+    assert_eq!(ranged["listen_ranges"], serde_json::json!(["10.1.0.0/24", "fd00::/64"]));
+
     // The reflector: the three nodes as clients of cluster 224.0.0.1, from tern-speaker and tern-reflector alike.
     for program in ["tern-speaker", "tern-reflector"] {
         let doc = json(&dry_run(&etcd, program, "rr1", &[]));

@@ -20,6 +20,7 @@ fn options(etcd: &Etcd, node: &str) -> DatastoreOptions {
         translate: TranslateOptions::default(),
         local: LocalSettings::default(),
         require_reflector: false,
+        listen_ranges: Vec::new(),
     }
 }
 

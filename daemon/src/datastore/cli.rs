@@ -46,10 +46,25 @@ pub struct DatastoreArgs {
     /// Where BGP passwords' secrets are: `DIR/<secret name>/<key>` (a mounted Kubernetes secret).
     #[arg(long, value_name = "DIR", default_value = "/etc/tern/secrets")]
     pub secret_dir: PathBuf,
+    /// Listen ranges (dynamic neighbors): a BGP connection from an address inside one of these
+    /// CIDRs that is no configured peer's is accepted as an iBGP peer (a route-reflector client
+    /// on a reflector) instead of refused, e.g. a node whose Node object has not arrived yet.
+    #[arg(long = "listen-range", env = "TERN_LISTEN_RANGES", value_delimiter = ',', value_name = "CIDR[,CIDR]",
+          value_parser = parse_cidr)]
+    pub listen_ranges: Vec<ipnet::IpNet>,
     /// Read the datastore once, print the state derived for the node as JSON and exit (no session
     /// is opened).
     #[arg(long)]
     pub dry_run: bool,
+}
+
+/// A CIDR, truncated to its network (`10.0.0.1/16` is `10.0.0.0/16`), as `[global]
+/// listen_ranges` reads it.
+fn parse_cidr(s: &str) -> Result<ipnet::IpNet, String> {
+    s.trim()
+        .parse::<ipnet::IpNet>()
+        .map(|n| n.trunc())
+        .map_err(|_| format!("{s:?}: expected a CIDR such as 10.0.0.0/16 or fd00::/64"))
 }
 
 fn parse_router_id(s: &str) -> Result<RouterIdSpec, String> {
@@ -103,6 +118,7 @@ fn options(args: &DatastoreArgs, daemon: &DaemonArgs, role: Role) -> Result<Data
         translate: TranslateOptions { secret_dir: args.secret_dir.clone(), router_id: args.router_id },
         local,
         require_reflector: role == Role::Reflector,
+        listen_ranges: args.listen_ranges.clone(),
     })
 }
 
@@ -158,4 +174,35 @@ async fn run_daemon(opts: DatastoreOptions, daemon: DaemonArgs) -> Result<(), St
     let result = node::run(options).await.map_err(|e| format!("{e:#}"));
     syncer.abort();
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        datastore: DatastoreArgs,
+    }
+
+    #[test]
+    fn listen_ranges_are_a_comma_list_of_cidrs_truncated_to_their_network() {
+        let cli =
+            Cli::try_parse_from(["t", "--listen-range", "127.100.0.0/16, 10.1.2.3/24", "--listen-range", "fd00::1/64"])
+                .expect("parse");
+        let want: Vec<ipnet::IpNet> =
+            ["127.100.0.0/16", "10.1.2.0/24", "fd00::/64"].iter().map(|s| s.parse().expect("net")).collect();
+        assert_eq!(cli.datastore.listen_ranges, want);
+        assert!(Cli::try_parse_from(["t"]).expect("parse").datastore.listen_ranges.is_empty());
+    }
+
+    #[test]
+    fn a_malformed_listen_range_is_refused_with_the_value() {
+        let e = Cli::try_parse_from(["t", "--listen-range", "10.0.0.0/33"]).err().expect("refused").to_string();
+        assert!(e.contains("10.0.0.0/33"), "{e}");
+        let e = Cli::try_parse_from(["t", "--listen-range", "10.0.0.1"]).err().expect("no length").to_string();
+        assert!(e.contains("expected a CIDR"), "{e}");
+    }
 }

@@ -108,6 +108,7 @@ pub fn render(state: &DesiredState, malformed: &[(String, String)]) -> Value {
         "ipv6": state.ipv6.map(|a| a.to_string()),
         "route_reflector_cluster_id": state.rr_cluster_id.map(|c| c.to_string()),
         "listen": state.listen.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
+        "listen_ranges": state.listen_ranges.iter().map(|n| n.to_string()).collect::<Vec<_>>(),
         "peers": state.peers.iter().map(peer).collect::<Vec<_>>(),
         "originated": originated,
         "prefix_communities": state.calico.prefix_communities.iter().map(|(cidr, cs)| json!({

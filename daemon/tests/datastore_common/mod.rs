@@ -396,6 +396,41 @@ impl Etcd {
         assert!(done, "etcdctl {args:?}: {last}");
     }
 
+    /// Writes many keys with `etcdctl txn`, 100 puts per transaction (etcd's default limit is
+    /// 128 operations), instead of one etcdctl process and one commit per key.
+    pub fn put_many(&self, kvs: &[(String, String)]) {
+        // etcdctl reads a value as a Go-quoted string.
+        let quote = |v: &str| format!("\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\""));
+        for batch in kvs.chunks(100) {
+            // Compares, a blank line, the puts, a blank line, no failure operations, a blank line.
+            let mut txn = String::from("\n");
+            for (k, v) in batch {
+                txn.push_str(&format!("put {k} {}\n", quote(v)));
+            }
+            txn.push_str("\n\n");
+            let mut cmd = Command::new("etcdctl");
+            cmd.env("ETCDCTL_API", "3")
+                .args(["--endpoints", &self.url, "--dial-timeout", "2s", "--command-timeout", "20s", "txn"])
+                .args(self.tls.iter().flat_map(|t| t.1.clone()))
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped());
+            let mut child = cmd.spawn().expect("etcdctl txn");
+            {
+                use std::io::Write as _;
+                let mut stdin = child.stdin.take().expect("stdin");
+                stdin.write_all(txn.as_bytes()).expect("write txn");
+            }
+            let out = child.wait_with_output().expect("etcdctl txn");
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            assert!(
+                out.status.success() && stdout.starts_with("SUCCESS"),
+                "etcdctl txn: {stdout}{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+
     pub fn put(&self, key: &str, value: &str) {
         self.ctl_retried(&["put", key, value]);
     }
@@ -457,4 +492,47 @@ pub fn protocols(socket: &Path) -> Vec<(String, String, String, String)> {
 /// The `since` of an Established peer.
 pub fn established(socket: &Path, name: &str) -> Option<String> {
     tern_speaker::cluster::established_since(socket, name)
+}
+
+/// A `tern-speaker`/`tern-reflector` in datastore mode with its control socket.
+pub struct Daemon {
+    pub proc: Proc,
+    pub socket: PathBuf,
+}
+
+/// Starts `bin --datastore etcd --node NODE` with kernel programming off, its control socket in
+/// `dir` and its HTTP endpoint on a free port of `ip`; `extra` arguments and `envs` added.
+pub fn start_daemon(
+    bin: &str,
+    etcd: &Etcd,
+    dir: &Path,
+    node: &str,
+    ip: &str,
+    extra: &[&str],
+    envs: &[(&str, &str)],
+) -> Daemon {
+    let socket = dir.join(format!("{node}.ctl"));
+    let config = dir.join(format!("{node}.toml"));
+    let settings = format!(
+        "[kernel]\nprogram = false\nlearn = false\n\n[control]\nsocket = \"{}\"\nsocket6 = \"{}\"\nhttp_listen = \"{ip}:{}\"\n\n[log]\nlevel = \"info\"\n",
+        socket.display(),
+        dir.join(format!("{node}6.ctl")).display(),
+        free_port(ip),
+    );
+    std::fs::write(&config, settings).expect("settings");
+    let args: Vec<String> = ["--datastore", "etcd", "--etcd-endpoints", &etcd.url, "--node", node, "--config"]
+        .iter()
+        .map(|s| s.to_string())
+        .chain([config.to_string_lossy().into_owned()])
+        .chain(extra.iter().map(|s| s.to_string()))
+        .collect();
+    let mut all_envs = vec![("TERN_LOG", "info")];
+    all_envs.extend_from_slice(envs);
+    let proc = Proc::spawn(Path::new(bin), &args, dir.join(format!("{node}.log")), &all_envs);
+    Daemon { proc, socket }
+}
+
+/// `show route` on a control socket, one string.
+pub fn routes(socket: &Path) -> String {
+    ask(socket, "show route").map(|l| l.join("\n")).unwrap_or_default()
 }
