@@ -68,7 +68,7 @@ pub enum SegmentType {
     ConfedSet = 4,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct AsSegment {
     pub kind: SegmentType,
@@ -76,7 +76,7 @@ pub struct AsSegment {
 }
 
 /// An AS path, always held with 4-octet AS numbers whatever the wire width.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(Debug, Default, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct AsPath {
     pub segments: Vec<AsSegment>,
@@ -162,7 +162,7 @@ pub struct RawAttribute {
 /// hold what was on the wire; [`PathAttributes::effective_as_path`] and
 /// [`PathAttributes::effective_aggregator`] apply the RFC 6793 §4.2.3
 /// reconstruction with AS4_PATH / AS4_AGGREGATOR.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(Debug, Default, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct PathAttributes {
     #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "Option::is_none"))]
@@ -205,6 +205,83 @@ pub struct PathAttributes {
     /// Recognised optional transitive attributes that carried the Partial
     /// bit (RFC 4271 §5: once set it stays set when the route is passed on).
     pub partial: PartialBits,
+}
+
+// Clone by hand for `clone_from`: a RIB copies attribute sets into one
+// scratch value per route (export rules, policies) and wants the scratch's
+// vectors reused instead of allocated each time.
+
+impl Clone for AsSegment {
+    fn clone(&self) -> Self {
+        AsSegment { kind: self.kind, asns: self.asns.clone() }
+    }
+
+    fn clone_from(&mut self, source: &Self) {
+        self.kind = source.kind;
+        self.asns.clone_from(&source.asns);
+    }
+}
+
+impl Clone for AsPath {
+    fn clone(&self) -> Self {
+        AsPath { segments: self.segments.clone() }
+    }
+
+    fn clone_from(&mut self, source: &Self) {
+        self.segments.clone_from(&source.segments);
+    }
+}
+
+impl Clone for PathAttributes {
+    fn clone(&self) -> Self {
+        let mut a = PathAttributes::default();
+        a.clone_from(self);
+        a
+    }
+
+    fn clone_from(&mut self, source: &Self) {
+        // Destructured so that a new field does not compile until it is copied here.
+        let PathAttributes {
+            origin,
+            as_path,
+            next_hop,
+            med,
+            local_pref,
+            atomic_aggregate,
+            aggregator,
+            communities,
+            originator_id,
+            cluster_list,
+            mp_reach,
+            mp_unreach,
+            extended_communities,
+            as4_path,
+            as4_aggregator,
+            large_communities,
+            otc,
+            unknown,
+            partial,
+        } = source;
+        self.origin = *origin;
+        self.as_path.clone_from(as_path);
+        self.next_hop = *next_hop;
+        self.med = *med;
+        self.local_pref = *local_pref;
+        self.atomic_aggregate = *atomic_aggregate;
+        self.aggregator = *aggregator;
+        self.communities.clone_from(communities);
+        self.originator_id = *originator_id;
+        self.cluster_list.clone_from(cluster_list);
+        self.mp_reach.clone_from(mp_reach);
+        self.mp_unreach.clone_from(mp_unreach);
+        self.extended_communities.clone_from(extended_communities);
+        self.as4_path.clone_from(as4_path);
+        self.as4_aggregator = *as4_aggregator;
+        self.large_communities.clone_from(large_communities);
+        self.otc = *otc;
+        self.unknown.clone_from(unknown);
+        self.partial = *partial;
+    }
 }
 
 /// A set of attribute type codes below 64, one bit each: which recognised

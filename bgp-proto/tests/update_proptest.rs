@@ -249,6 +249,21 @@ proptest! {
         prop_assert_eq!(decode_prefixes(&out, afi, add_path).expect("decodes"), list);
     }
 
+    /// `clone_from` into a value holding other attributes (the RIB's reused
+    /// scratch) gives exactly the source, like `clone`.
+    #[test]
+    fn path_attributes_clone_from_equals_the_source(
+        a in attributes(true, false),
+        b in attributes(false, true),
+    ) {
+        let mut scratch = b.clone();
+        prop_assert_eq!(&scratch, &b);
+        scratch.clone_from(&a);
+        prop_assert_eq!(&scratch, &a);
+        scratch.clone_from(&b);
+        prop_assert_eq!(&scratch, &b);
+    }
+
     #[test]
     fn path_attributes_round_trip((ctx, attrs) in with_ctx(|f, a| attributes(f, a).boxed())) {
         let mut out = BytesMut::new();

@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 use bgp_proto::attribute::MpNlri;
 use bgp_proto::route_refresh::RouteRefreshSubtype;
 use bgp_proto::{Context, Family, Nlri, PathAttributes, RouteRefresh, Update};
+use smallvec::SmallVec;
 
 mod best;
 mod intern;
@@ -80,6 +81,9 @@ pub struct RibConfig {
     /// We are the restarting speaker (RFC 4724 §4.1): hold best-path
     /// selection and all output until End-of-RIB from the GR peers.
     pub selection_deferral: Option<SelectionDeferral>,
+    /// Emit [`Output::Fib`] changes. Off when nothing programs the kernel:
+    /// next hops are then neither computed nor kept.
+    pub fib: bool,
 }
 
 /// Selection deferral after our own restart (RFC 4724 §4.1).
@@ -108,6 +112,7 @@ impl RibConfig {
             always_compare_med: false,
             stale_time: Duration::from_secs(360),
             selection_deferral: None,
+            fib: true,
         }
     }
 }
@@ -243,43 +248,77 @@ pub struct RibStats {
     pub destinations: usize,
 }
 
+/// One route of a destination (an Adj-RIB-In entry).
 #[derive(Clone, Debug)]
 struct Path {
-    attrs: Arc<PathAttributes>,
+    peer: PeerId,
+    /// The peer's path identifier (0 without ADD-PATH receive).
+    path_id: u32,
+    /// The route came with a path identifier.
+    with_id: bool,
     stale: bool,
+    /// Our path identifier for it where ADD-PATH send is negotiated (RFC
+    /// 7911): stable for the route's lifetime, lowest free.
+    out_id: u32,
+    attrs: Arc<PathAttributes>,
 }
 
-/// One destination of the Loc-RIB.
-#[derive(Debug, Default)]
-struct Dest {
-    /// Adj-RIB-In routes for this destination, by (peer, path id).
-    paths: BTreeMap<(PeerId, u32), Path>,
-    /// The ECMP set, best first.
-    best: Vec<(PeerId, u32)>,
-    /// Next hops last sent to the FIB (empty: nothing installed).
-    fib: Vec<IpAddr>,
-    /// Path identifiers we send each route with where ADD-PATH is
-    /// negotiated (RFC 7911): stable for the route's lifetime, lowest free.
-    out_ids: BTreeMap<(PeerId, u32), u32>,
+impl Path {
+    fn key(&self) -> (PeerId, u32) {
+        (self.peer, self.path_id)
+    }
+
+    /// The route's NLRI as the peer sent it.
+    fn nlri(&self, prefix: Nlri) -> Nlri {
+        Nlri { path_id: self.with_id.then_some(self.path_id), ..prefix }
+    }
 }
 
-/// A route of one destination offered to the update groups.
+/// What an update group was sent for one destination (its Adj-RIB-Out
+/// entry): under our path id (0 without ADD-PATH), the exported attributes
+/// and the route's source peer.
 #[derive(Clone, Debug)]
-pub(crate) struct Offer {
-    /// Our ADD-PATH path identifier for it.
+struct OutRoute {
+    group: u64,
     id: u32,
     src: PeerId,
     attrs: Arc<PathAttributes>,
-    /// In the ECMP set (the first offer is the best route).
-    multipath: bool,
+}
+
+/// One destination: its routes, the selection result, what the FIB has and
+/// what each update group was sent. Almost every destination has one route
+/// and one group, held inline.
+#[derive(Debug, Default)]
+struct Dest {
+    /// The ECMP set first (best first), then the other routes.
+    paths: SmallVec<[Path; 1]>,
+    /// How many routes at the front of `paths` form the ECMP set.
+    multipath: u32,
+    /// Next hops last sent to the FIB (`None`: nothing installed).
+    fib: Option<Box<[IpAddr]>>,
+    /// The Adj-RIB-Out entries of every group.
+    out: SmallVec<[OutRoute; 1]>,
+}
+
+impl Dest {
+    fn position(&self, key: (PeerId, u32)) -> Option<usize> {
+        self.paths.iter().position(|p| p.key() == key)
+    }
+
+    fn ecmp(&self) -> &[Path] {
+        let n = (self.multipath as usize).min(self.paths.len());
+        self.paths.get(..n).unwrap_or_default()
+    }
 }
 
 #[derive(Debug)]
 struct PeerState {
     info: PeerInfo,
     up: bool,
-    /// Adj-RIB-In keys (with path id).
-    routes: BTreeSet<(Family, Nlri)>,
+    /// Routes in the Adj-RIB-In (after import policy).
+    received: usize,
+    /// Of those, routes marked stale.
+    stale: usize,
     stale_deadline: Option<Instant>,
     group: Option<u64>,
     /// The prefix limit was reported and the count has not gone back under.
@@ -305,6 +344,8 @@ pub struct Rib {
     eor_pending: BTreeMap<PeerId, BTreeSet<Family>>,
     /// GR peers that completed their End-of-RIBs during deferral.
     eor_done: BTreeSet<PeerId>,
+    /// Working space for the attributes of one route being exported.
+    scratch: PathAttributes,
 }
 
 impl fmt::Debug for Rib {
@@ -330,6 +371,7 @@ impl Rib {
             deferral,
             eor_pending: BTreeMap::new(),
             eor_done: BTreeSet::new(),
+            scratch: PathAttributes::default(),
         }
     }
 
@@ -439,28 +481,49 @@ impl Rib {
     /// The best route for `prefix` (path id ignored): its peer and attributes.
     pub fn best(&self, family: Family, prefix: Nlri) -> Option<(PeerId, Arc<PathAttributes>)> {
         let dest = self.loc.get(&(family, Nlri { path_id: None, ..prefix }))?;
-        let key = dest.best.first()?;
-        dest.paths.get(key).map(|p| (key.0, Arc::clone(&p.attrs)))
+        dest.ecmp().first().map(|p| (p.peer, Arc::clone(&p.attrs)))
     }
 
     /// The ECMP set for `prefix`, best first.
     pub fn ecmp(&self, family: Family, prefix: Nlri) -> Vec<(PeerId, u32)> {
-        self.loc.get(&(family, Nlri { path_id: None, ..prefix })).map(|d| d.best.clone()).unwrap_or_default()
+        self.loc
+            .get(&(family, Nlri { path_id: None, ..prefix }))
+            .map(|d| d.ecmp().iter().map(Path::key).collect())
+            .unwrap_or_default()
     }
 
     /// Adj-RIB-In of `peer`: (family, NLRI, attributes, stale).
     pub fn adj_rib_in(&self, peer: PeerId) -> Vec<(Family, Nlri, Arc<PathAttributes>, bool)> {
-        let Some(p) = self.peers.get(&peer) else {
+        if self.peers.get(&peer).is_none_or(|p| p.received == 0) {
             return Vec::new();
-        };
-        p.routes
-            .iter()
-            .filter_map(|(f, n)| {
-                let d = self.loc.get(&(*f, Nlri { path_id: None, ..*n }))?;
-                let path = d.paths.get(&(peer, n.path_id.unwrap_or(0)))?;
-                Some((*f, *n, Arc::clone(&path.attrs), path.stale))
-            })
-            .collect()
+        }
+        let mut out = Vec::new();
+        for ((f, prefix), dest) in &self.loc {
+            for p in dest.paths.iter().filter(|p| p.peer == peer) {
+                out.push((*f, p.nlri(*prefix), Arc::clone(&p.attrs), p.stale));
+            }
+        }
+        out.sort_by_key(|r| (r.0, r.1));
+        out
+    }
+
+    /// The Adj-RIB-In keys of `peer` (of `family`, or all) for which `keep`
+    /// holds. A walk over the Loc-RIB: per-peer route sets would cost
+    /// memory on every route for what peer-down and End-of-RIB need.
+    fn peer_routes(&self, peer: PeerId, family: Option<Family>, keep: impl Fn(&Path) -> bool) -> Vec<(Family, Nlri)> {
+        if self.peers.get(&peer).is_none_or(|p| p.received == 0) {
+            return Vec::new();
+        }
+        let mut out = Vec::new();
+        for ((f, prefix), dest) in &self.loc {
+            if family.is_some_and(|x| x != *f) {
+                continue;
+            }
+            for p in dest.paths.iter().filter(|p| p.peer == peer && keep(p)) {
+                out.push((*f, p.nlri(*prefix)));
+            }
+        }
+        out
     }
 
     fn peer_up(&mut self, now: Instant, peer: PeerId, info: PeerInfo) {
@@ -475,7 +538,8 @@ impl Rib {
         let state = self.peers.entry(peer).or_insert_with(|| PeerState {
             info: info.clone(),
             up: true,
-            routes: BTreeSet::new(),
+            received: 0,
+            stale: 0,
             stale_deadline: None,
             group: None,
             over_limit: false,
@@ -507,7 +571,7 @@ impl Rib {
         };
         state.up = false;
         let group = state.group.take();
-        let restart = state.info.graceful_restart.filter(|_| graceful && !state.routes.is_empty());
+        let restart = state.info.graceful_restart.filter(|_| graceful && state.received > 0);
         if let Some(gid) = group {
             self.leave_group(peer, gid);
         }
@@ -520,9 +584,7 @@ impl Rib {
             self.mark_stale(peer, None);
             return;
         }
-        let keys: Vec<(Family, Nlri)> =
-            self.peers.get(&peer).map(|s| s.routes.iter().copied().collect()).unwrap_or_default();
-        for (f, n) in keys {
+        for (f, n) in self.peer_routes(peer, None, |_| true) {
             self.remove_route(peer, f, n);
         }
         self.peers.remove(&peer);
@@ -530,14 +592,21 @@ impl Rib {
 
     /// Marks `peer`'s routes (of `family`, or all) stale.
     fn mark_stale(&mut self, peer: PeerId, family: Option<Family>) {
-        let Some(state) = self.peers.get(&peer) else {
+        if self.peers.get(&peer).is_none_or(|p| p.received == 0) {
             return;
-        };
-        for (f, n) in state.routes.iter().filter(|(f, _)| family.is_none_or(|x| x == *f)) {
-            let key = (*f, Nlri { path_id: None, ..*n });
-            if let Some(p) = self.loc.get_mut(&key).and_then(|d| d.paths.get_mut(&(peer, n.path_id.unwrap_or(0)))) {
-                p.stale = true;
+        }
+        let mut marked = 0;
+        for ((f, _), dest) in self.loc.iter_mut() {
+            if family.is_some_and(|x| x != *f) {
+                continue;
             }
+            for p in dest.paths.iter_mut().filter(|p| p.peer == peer && !p.stale) {
+                p.stale = true;
+                marked += 1;
+            }
+        }
+        if let Some(state) = self.peers.get_mut(&peer) {
+            state.stale += marked;
         }
     }
 
@@ -546,35 +615,17 @@ impl Rib {
         let Some(state) = self.peers.get(&peer) else {
             return;
         };
-        let keys: Vec<(Family, Nlri)> =
-            state.routes.iter().filter(|(f, _)| family.is_none_or(|x| x == *f)).copied().collect();
-        for (f, n) in keys {
-            let stale = self
-                .loc
-                .get(&(f, Nlri { path_id: None, ..n }))
-                .and_then(|d| d.paths.get(&(peer, n.path_id.unwrap_or(0))))
-                .is_some_and(|p| p.stale);
-            if stale {
+        // Runs at every End-of-RIB, on full tables: no walk when nothing is stale.
+        if state.stale > 0 {
+            for (f, n) in self.peer_routes(peer, family, |p| p.stale) {
                 self.remove_route(peer, f, n);
             }
         }
-        // Every stale route of `family` (or of all) is gone now; only other
-        // families can still hold some. Checked without collecting the
-        // Adj-RIB-In: this runs at every End-of-RIB, on full tables.
-        let any_stale = family.is_some_and(|f| {
-            self.peers.get(&peer).is_some_and(|s| {
-                s.routes.iter().filter(|(rf, _)| *rf != f).any(|(rf, n)| {
-                    self.loc
-                        .get(&(*rf, Nlri { path_id: None, ..*n }))
-                        .and_then(|d| d.paths.get(&(peer, n.path_id.unwrap_or(0))))
-                        .is_some_and(|p| p.stale)
-                })
-            })
-        });
         let Some(state) = self.peers.get_mut(&peer) else {
             return;
         };
-        if !any_stale {
+        // What is still stale belongs to other families.
+        if state.stale == 0 {
             state.stale_deadline = None;
             if !state.up {
                 self.peers.remove(&peer);
@@ -666,27 +717,31 @@ impl Rib {
             return;
         }
         let policy = state.info.import_policy.and_then(|id| self.policies.get(&id)).cloned();
-        let shared = policy.is_none().then(|| self.interner.intern(attrs.clone()));
+        // The received set, interned once; a policy that leaves a route's
+        // attributes as they are shares it too.
+        let shared = self.interner.intern(attrs);
+        let mut scratch = PathAttributes::default();
         for n in list {
-            let arc = match (&policy, &shared) {
-                (_, Some(a)) => Arc::clone(a),
-                (Some(p), None) => {
-                    let mut a = attrs.clone();
-                    if !p.apply(family, n, &mut a) {
+            let arc = match &policy {
+                None => Arc::clone(&shared),
+                Some(p) => {
+                    scratch.clone_from(&shared);
+                    if !p.apply(family, n, &mut scratch) {
                         tracing::debug!(%peer, %family, prefix = %n, "route rejected by import policy");
                         self.remove_route(peer, family, *n);
                         continue;
                     }
-                    self.interner.intern(a)
+                    if scratch == *shared {
+                        Arc::clone(&shared)
+                    } else {
+                        self.interner.intern_ref(&scratch)
+                    }
                 }
-                (None, None) => continue,
             };
             self.insert_route(peer, family, *n, arc);
             self.check_limit(peer);
         }
-        if let Some(a) = shared {
-            self.interner.release(a);
-        }
+        self.interner.release(shared);
     }
 
     /// Reports a peer over its prefix limit, once per excursion.
@@ -697,7 +752,7 @@ impl Rib {
         let Some(max) = state.info.max_prefixes else {
             return;
         };
-        let count = state.routes.len();
+        let count = state.received;
         if count <= max.limit {
             state.over_limit = false;
         } else if !state.over_limit {
@@ -715,50 +770,62 @@ impl Rib {
     }
 
     fn insert_route(&mut self, peer: PeerId, family: Family, nlri: Nlri, attrs: Arc<PathAttributes>) {
-        if let Some(state) = self.peers.get_mut(&peer) {
-            state.routes.insert((family, nlri));
-        }
         let key = (family, Nlri { path_id: None, ..nlri });
         let dest = self.loc.entry(key).or_default();
-        let path_key = (peer, nlri.path_id.unwrap_or(0));
-        let old = dest.paths.insert(path_key, Path { attrs, stale: false });
-        if !dest.out_ids.contains_key(&path_key) {
-            let used: BTreeSet<u32> = dest.out_ids.values().copied().collect();
-            let id = (1..).find(|i| !used.contains(i)).unwrap_or(u32::MAX);
-            dest.out_ids.insert(path_key, id);
+        let path_id = nlri.path_id.unwrap_or(0);
+        let (old, added) = match dest.position((peer, path_id)) {
+            Some(i) => match dest.paths.get_mut(i) {
+                Some(p) => {
+                    let was_stale = std::mem::replace(&mut p.stale, false);
+                    p.with_id = nlri.path_id.is_some();
+                    (Some((std::mem::replace(&mut p.attrs, attrs), was_stale)), false)
+                }
+                None => return,
+            },
+            None => {
+                let out_id = (1..).find(|i| dest.paths.iter().all(|p| p.out_id != *i)).unwrap_or(u32::MAX);
+                let with_id = nlri.path_id.is_some();
+                dest.paths.push(Path { peer, path_id, with_id, stale: false, out_id, attrs });
+                (None, true)
+            }
+        };
+        if let Some(state) = self.peers.get_mut(&peer) {
+            if added {
+                state.received += 1;
+            }
+            if old.as_ref().is_some_and(|(_, stale)| *stale) {
+                state.stale = state.stale.saturating_sub(1);
+            }
         }
-        if let Some(old) = old {
-            self.interner.release(old.attrs);
+        if let Some((old, _)) = old {
+            self.interner.release(old);
         }
         self.recompute(family, key.1);
     }
 
     fn remove_route(&mut self, peer: PeerId, family: Family, nlri: Nlri) {
-        if let Some(state) = self.peers.get_mut(&peer) {
-            state.routes.remove(&(family, nlri));
-            if state.info.max_prefixes.is_some_and(|m| state.routes.len() <= m.limit) {
-                state.over_limit = false;
-            }
-        }
         let key = (family, Nlri { path_id: None, ..nlri });
         let Some(dest) = self.loc.get_mut(&key) else {
             return;
         };
-        let path_key = (peer, nlri.path_id.unwrap_or(0));
-        let Some(old) = dest.paths.remove(&path_key) else {
+        let Some(i) = dest.position((peer, nlri.path_id.unwrap_or(0))) else {
             return;
         };
-        dest.out_ids.remove(&path_key);
+        let old = dest.paths.remove(i);
+        if (i as u32) < dest.multipath {
+            dest.multipath -= 1;
+        }
+        if let Some(state) = self.peers.get_mut(&peer) {
+            state.received = state.received.saturating_sub(1);
+            if old.stale {
+                state.stale = state.stale.saturating_sub(1);
+            }
+            if state.info.max_prefixes.is_some_and(|m| state.received <= m.limit) {
+                state.over_limit = false;
+            }
+        }
         self.interner.release(old.attrs);
         self.recompute(family, key.1);
-    }
-
-    fn candidate<'a>(&self, key: (PeerId, u32), path: &'a Path) -> Candidate<'a> {
-        let (ebgp, router_id, address) = match self.peers.get(&key.0) {
-            Some(p) => (p.info.asn != self.config.local_as, p.info.router_id, p.info.address),
-            None => (true, self.config.router_id, IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
-        };
-        Candidate { peer: key.0, path_id: key.1, attrs: &path.attrs, ebgp, router_id, address }
     }
 
     /// Re-runs selection for one destination and passes any change on to
@@ -768,56 +835,67 @@ impl Rib {
             return;
         }
         let key = (family, prefix);
-        let Some(dest) = self.loc.get(&key) else {
-            return;
-        };
-        let keys: Vec<(PeerId, u32)> = dest.paths.keys().copied().collect();
-        let cands: Vec<Candidate<'_>> = dest.paths.iter().map(|(k, p)| self.candidate(*k, p)).collect();
-        let order = select(&cands, self.config.always_compare_med);
-        let new_best: Vec<(PeerId, u32)> = order.iter().filter_map(|i| keys.get(*i).copied()).collect();
-        let offers = offers(dest, &new_best);
-        let mut next_hops: Vec<IpAddr> = if new_best.first().is_some_and(|(p, _)| *p == PeerId::LOCAL) {
-            Vec::new()
-        } else {
-            new_best
-                .iter()
-                .filter(|(p, _)| *p != PeerId::LOCAL)
-                .filter_map(|k| dest.paths.get(k).and_then(|p| next_hop(family, &p.attrs)))
-                .collect()
-        };
-        next_hops.sort();
-        next_hops.dedup();
         let Some(dest) = self.loc.get_mut(&key) else {
             return;
         };
-        dest.best = new_best;
-        if dest.fib != next_hops {
-            let change = if next_hops.is_empty() {
-                FibChange::Remove { family, prefix }
-            } else {
-                FibChange::Replace { family, prefix, next_hops: next_hops.clone() }
-            };
-            dest.fib = next_hops;
-            self.outputs.push(Output::Fib(change));
+        if dest.paths.len() > 1 {
+            let cands: Vec<Candidate<'_>> =
+                dest.paths.iter().map(|p| candidate(&self.config, &self.peers, p)).collect();
+            let order = select(&cands, self.config.always_compare_med);
+            drop(cands);
+            // The ECMP set in selection order, then the rest by (peer, path id).
+            let mut rank: SmallVec<[usize; 4]> = smallvec::smallvec![usize::MAX; dest.paths.len()];
+            for (pos, i) in order.iter().enumerate() {
+                if let Some(r) = rank.get_mut(*i) {
+                    *r = pos;
+                }
+            }
+            let mut paths: SmallVec<[(usize, Path); 4]> = rank.into_iter().zip(dest.paths.drain(..)).collect();
+            paths.sort_by_key(|(rank, p)| (*rank, p.key()));
+            dest.paths = paths.into_iter().map(|(_, p)| p).collect();
+            dest.multipath = u32::try_from(order.len()).unwrap_or(u32::MAX);
+        } else {
+            dest.multipath = u32::try_from(dest.paths.len()).unwrap_or(u32::MAX);
         }
-        if dest.paths.is_empty() {
+        if self.config.fib {
+            let next_hops = fib_next_hops(family, dest);
+            if dest.fib.as_deref().unwrap_or_default() != &next_hops[..] {
+                let change = if next_hops.is_empty() {
+                    FibChange::Remove { family, prefix }
+                } else {
+                    FibChange::Replace { family, prefix, next_hops: next_hops.to_vec() }
+                };
+                dest.fib = (!next_hops.is_empty()).then(|| next_hops.into_vec().into_boxed_slice());
+                self.outputs.push(Output::Fib(change));
+            }
+        }
+        let gone = dest.paths.is_empty();
+        self.export_dest(family, prefix);
+        if gone && self.loc.get(&key).is_some_and(|d| d.out.is_empty()) {
             self.loc.remove(&key);
         }
-        self.export_dest(family, prefix, &offers);
     }
 }
 
-/// The routes of `dest` for the update groups: the ECMP set `best` (best
-/// first), then the others in (peer, path id) order.
-fn offers(dest: &Dest, best: &[(PeerId, u32)]) -> Vec<Offer> {
-    let rest = dest.paths.keys().filter(|k| !best.contains(k));
-    best.iter()
-        .map(|k| (k, true))
-        .chain(rest.map(|k| (k, false)))
-        .filter_map(|(k, multipath)| {
-            let path = dest.paths.get(k)?;
-            let id = dest.out_ids.get(k).copied().unwrap_or(0);
-            Some(Offer { id, src: k.0, attrs: Arc::clone(&path.attrs), multipath })
-        })
-        .collect()
+/// What selection needs to know about a route's peer.
+fn candidate<'a>(config: &RibConfig, peers: &BTreeMap<PeerId, PeerState>, path: &'a Path) -> Candidate<'a> {
+    let (ebgp, router_id, address) = match peers.get(&path.peer) {
+        Some(p) => (p.info.asn != config.local_as, p.info.router_id, p.info.address),
+        None => (true, config.router_id, IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
+    };
+    Candidate { peer: path.peer, path_id: path.path_id, attrs: &path.attrs, ebgp, router_id, address }
+}
+
+/// The FIB's next hops for a destination: those of its ECMP set, sorted;
+/// none when the best route is local.
+fn fib_next_hops(family: Family, dest: &Dest) -> SmallVec<[IpAddr; 2]> {
+    let ecmp = dest.ecmp();
+    if ecmp.first().is_none_or(|p| p.peer == PeerId::LOCAL) {
+        return SmallVec::new();
+    }
+    let mut hops: SmallVec<[IpAddr; 2]> =
+        ecmp.iter().filter(|p| p.peer != PeerId::LOCAL).filter_map(|p| next_hop(family, &p.attrs)).collect();
+    hops.sort();
+    hops.dedup();
+    hops
 }

@@ -13,7 +13,10 @@ use bgp_proto::PathAttributes;
 /// [`Interner::release`]; nothing is collected behind the owner's back.
 #[derive(Debug, Default)]
 pub struct Interner {
-    set: HashSet<Arc<PathAttributes>>,
+    /// foldhash: attribute sets are hashed for every route learned and
+    /// exported, and they are ours (a peer cannot choose what collides any
+    /// more than the seed lets it).
+    set: HashSet<Arc<PathAttributes>, foldhash::fast::RandomState>,
 }
 
 impl Interner {
@@ -23,6 +26,16 @@ impl Interner {
             return Arc::clone(a);
         }
         let a = Arc::new(attrs);
+        self.set.insert(Arc::clone(&a));
+        a
+    }
+
+    /// The shared `Arc` of a set equal to `attrs`, copied only on first use.
+    pub fn intern_ref(&mut self, attrs: &PathAttributes) -> Arc<PathAttributes> {
+        if let Some(a) = self.set.get(attrs) {
+            return Arc::clone(a);
+        }
+        let a = Arc::new(attrs.clone());
         self.set.insert(Arc::clone(&a));
         a
     }

@@ -3,8 +3,9 @@
 //!
 //! Peers whose output would be byte-identical share a group: the same
 //! export policy, encode context, families, iBGP or eBGP, RR client or not,
-//! next-hop mode and local addresses. A group keeps one Adj-RIB-Out
-//! and encodes each change once; the bytes go to every member. The one
+//! next-hop mode and local addresses. A group keeps one Adj-RIB-Out (in
+//! the destinations, next to the routes it came from) and encodes each
+//! change once; the bytes go to every member. The one
 //! per-member difference is split horizon: a route is never sent back to
 //! the peer it came from, so a batch whose source is a member goes to the
 //! others, and that member gets a withdrawal if it had the previous route.
@@ -18,7 +19,12 @@ use bgp_proto::route_refresh::RouteRefreshSubtype;
 use bgp_proto::update::UpdateBuilder;
 use bgp_proto::{Afi, Context, Family, Nlri, PathAttributes, RouteRefresh, Update};
 
-use super::{next_hop, offers, AddPathSend, NextHopMode, Offer, Output, PeerId, PolicyId, Rib, DEFAULT_LOCAL_PREF};
+use smallvec::SmallVec;
+
+use super::{
+    next_hop, AddPathSend, Dest, Interner, NextHopMode, OutRoute, Output, PeerId, PeerState, Policy, PolicyId, Rib,
+    RibConfig, DEFAULT_LOCAL_PREF,
+};
 
 /// What makes two peers' outputs identical.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -34,26 +40,12 @@ pub(super) struct GroupKey {
     local_v6: Option<Ipv6Addr>,
 }
 
-/// An update group: members and their shared Adj-RIB-Out.
+/// An update group: its members. Its Adj-RIB-Out is kept in the
+/// destinations ([`super::Dest::out`]).
 #[derive(Debug)]
 pub(super) struct Group {
     key: GroupKey,
     members: BTreeSet<PeerId>,
-    /// (family, prefix, our path id or 0 without ADD-PATH) → exported
-    /// attributes and the route's source peer.
-    out: BTreeMap<OutKey, (Arc<PathAttributes>, PeerId)>,
-}
-
-impl Group {
-    /// What the group has sent `peer`: every Adj-RIB-Out route but those
-    /// that came from `peer` itself (split horizon), as NLRI on the wire.
-    pub(super) fn advertised(&self, peer: PeerId) -> Vec<(Family, Nlri)> {
-        self.out
-            .iter()
-            .filter(|(_, (_, src))| *src != peer)
-            .map(|((f, n, id), _)| (*f, Nlri { path_id: self.key.ctx.add_path(*f).then_some(*id), ..*n }))
-            .collect()
-    }
 }
 
 /// One Adj-RIB-Out change waiting to be encoded.
@@ -75,12 +67,20 @@ enum Recipients {
     Only(PeerId),
 }
 
-type OutKey = (Family, Nlri, u32);
-
 type AnnounceKey = (*const PathAttributes, Family, Option<PeerId>);
 
 /// Routes sharing one attribute set, for every member but the excluded one.
 type AnnounceBatch = (Arc<PathAttributes>, Family, Option<PeerId>, Vec<Nlri>);
+
+/// What a group is sent for one destination: (our path id, attributes, source).
+type Exported = SmallVec<[(u32, Arc<PathAttributes>, PeerId); 1]>;
+
+/// What the export rules read: the RIB's configuration, peers and policies.
+struct View<'a> {
+    config: &'a RibConfig,
+    peers: &'a BTreeMap<PeerId, PeerState>,
+    policies: &'a HashMap<PolicyId, Arc<dyn Policy>>,
+}
 
 impl Rib {
     /// Puts an Established `peer` in its update group, making the group
@@ -107,16 +107,18 @@ impl Rib {
             None => {
                 let gid = self.next_group;
                 self.next_group += 1;
-                let mut out = BTreeMap::new();
-                let all: Vec<((Family, Nlri), Vec<Offer>)> =
-                    self.loc.iter().map(|(k, d)| (*k, offers(d, &d.best))).collect();
-                for ((family, prefix), offers) in all {
-                    for (id, a, src) in self.export_offers(&key, family, prefix, &offers) {
-                        out.insert((family, prefix, id), (self.interner.intern(a), src));
+                let view = View { config: &self.config, peers: &self.peers, policies: &self.policies };
+                let mut routes = 0usize;
+                for ((family, prefix), dest) in self.loc.iter_mut() {
+                    let exported =
+                        view.export_offers(&key, *family, *prefix, dest, &mut self.interner, &mut self.scratch);
+                    for (id, attrs, src) in exported {
+                        dest.out.push(OutRoute { group: gid, id, src, attrs });
+                        routes += 1;
                     }
                 }
-                tracing::debug!(group = gid, %peer, routes = out.len(), "new update group");
-                self.groups.insert(gid, Group { key, members: BTreeSet::new(), out });
+                tracing::debug!(group = gid, %peer, routes, "new update group");
+                self.groups.insert(gid, Group { key, members: BTreeSet::new() });
                 gid
             }
         };
@@ -134,18 +136,46 @@ impl Rib {
             return;
         };
         g.members.remove(&peer);
-        if g.members.is_empty() {
-            if let Some(g) = self.groups.remove(&gid) {
-                for (_, (a, _)) in g.out {
-                    self.interner.release(a);
-                }
-            }
-            for c in self.pending.remove(&gid).unwrap_or_default() {
-                if let Some((a, _)) = c.new {
-                    self.interner.release(a);
+        if !g.members.is_empty() {
+            return;
+        }
+        self.groups.remove(&gid);
+        for dest in self.loc.values_mut() {
+            let mut i = 0;
+            while let Some(o) = dest.out.get(i) {
+                if o.group == gid {
+                    let o = dest.out.remove(i);
+                    self.interner.release(o.attrs);
+                } else {
+                    i += 1;
                 }
             }
         }
+        for c in self.pending.remove(&gid).unwrap_or_default() {
+            if let Some((a, _)) = c.new {
+                self.interner.release(a);
+            }
+        }
+    }
+
+    /// The routes `peer`'s update group has sent it, as NLRI on the wire
+    /// (with our path id where ADD-PATH send is negotiated): every
+    /// Adj-RIB-Out route but those that came from `peer` itself (split
+    /// horizon). Empty when the peer is not up.
+    pub fn advertised(&self, peer: PeerId) -> Vec<(Family, Nlri)> {
+        let Some((gid, group)) =
+            self.peers.get(&peer).and_then(|p| p.group).and_then(|g| self.groups.get(&g).map(|x| (g, x)))
+        else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for ((f, prefix), dest) in &self.loc {
+            let add_path = group.key.ctx.add_path(*f);
+            for o in dest.out.iter().filter(|o| o.group == gid && o.src != peer) {
+                out.push((*f, Nlri { path_id: add_path.then_some(o.id), ..*prefix }));
+            }
+        }
+        out
     }
 
     /// Sends the group's table to one member (after it came up, or for a
@@ -158,17 +188,19 @@ impl Rib {
         let ctx = group.key.ctx.clone();
         let mut index: HashMap<(*const PathAttributes, Family), usize> = HashMap::new();
         let mut batches: Vec<(Arc<PathAttributes>, Family, Vec<Nlri>)> = Vec::new();
-        for ((f, n, id), (a, src)) in &group.out {
-            if *src == peer || family.is_some_and(|x| x != *f) {
+        for ((f, prefix), dest) in &self.loc {
+            if family.is_some_and(|x| x != *f) {
                 continue;
             }
-            let n = &Nlri { path_id: ctx.add_path(*f).then_some(*id), ..*n };
-            let i = *index.entry((Arc::as_ptr(a), *f)).or_insert_with(|| {
-                batches.push((Arc::clone(a), *f, Vec::new()));
-                batches.len() - 1
-            });
-            if let Some(b) = batches.get_mut(i) {
-                b.2.push(*n);
+            for o in dest.out.iter().filter(|o| o.group == gid && o.src != peer) {
+                let n = Nlri { path_id: ctx.add_path(*f).then_some(o.id), ..*prefix };
+                let i = *index.entry((Arc::as_ptr(&o.attrs), *f)).or_insert_with(|| {
+                    batches.push((Arc::clone(&o.attrs), *f, Vec::new()));
+                    batches.len() - 1
+                });
+                if let Some(b) = batches.get_mut(i) {
+                    b.2.push(n);
+                }
             }
         }
         let enhanced = family.filter(|_| self.peers.get(&peer).is_some_and(|p| p.info.enhanced_route_refresh));
@@ -223,79 +255,85 @@ impl Rib {
         self.dump(peer, gid, Some(family));
     }
 
-    /// Exports a destination's routes (best first, see [`Offer`]) to
-    /// every group, recording what changed.
-    pub(super) fn export_dest(&mut self, family: Family, prefix: Nlri, offers: &[Offer]) {
-        let gids: Vec<u64> = self.groups.keys().copied().collect();
-        for gid in gids {
-            let Some(group) = self.groups.get(&gid) else {
-                continue;
-            };
+    /// Exports a destination's routes to every group, recording what changed.
+    pub(super) fn export_dest(&mut self, family: Family, prefix: Nlri) {
+        let view = View { config: &self.config, peers: &self.peers, policies: &self.policies };
+        let Some(dest) = self.loc.get_mut(&(family, prefix)) else {
+            return;
+        };
+        for (gid, group) in &self.groups {
             let multi = group.key.ctx.add_path(family);
-            let exported = self.export_offers(&group.key, family, prefix, offers);
-            let mut desired: BTreeMap<u32, (Arc<PathAttributes>, PeerId)> =
-                exported.into_iter().map(|(id, a, src)| (id, (self.interner.intern(a), src))).collect();
-            let Some(group) = self.groups.get_mut(&gid) else {
-                continue;
+            let mut desired =
+                view.export_offers(&group.key, family, prefix, dest, &mut self.interner, &mut self.scratch);
+            let mut change = |nlri_id: u32, old_src: Option<PeerId>, new: Option<(Arc<PathAttributes>, PeerId)>| {
+                let nlri = Nlri { path_id: multi.then_some(nlri_id), ..prefix };
+                self.pending.entry(*gid).or_default().push(Change { family, nlri, old_src, new });
             };
-            let mut ids: BTreeSet<u32> =
-                group.out.range((family, prefix, 0)..=(family, prefix, u32::MAX)).map(|(k, _)| k.2).collect();
-            ids.extend(desired.keys().copied());
-            for id in ids {
-                let k = (family, prefix, id);
-                let new = desired.remove(&id);
-                let same = match (group.out.get(&k), &new) {
-                    (Some((a, s)), Some((b, t))) => Arc::ptr_eq(a, b) && s == t,
-                    (None, None) => true,
-                    _ => false,
-                };
-                if same {
-                    if let Some((a, _)) = new {
-                        self.interner.release(a);
-                    }
+            // What the group had and no longer gets.
+            let mut i = 0;
+            while let Some(o) = dest.out.get(i) {
+                if o.group != *gid || desired.iter().any(|d| d.0 == o.id) {
+                    i += 1;
                     continue;
                 }
-                let old = match &new {
-                    Some((a, s)) => group.out.insert(k, (Arc::clone(a), *s)),
-                    None => group.out.remove(&k),
-                };
-                let old_src = old.map(|(a, s)| {
-                    self.interner.release(a);
-                    s
-                });
-                let nlri = Nlri { path_id: multi.then_some(id), ..prefix };
-                self.pending.entry(gid).or_default().push(Change { family, nlri, old_src, new });
+                let o = dest.out.remove(i);
+                self.interner.release(o.attrs);
+                change(o.id, Some(o.src), None);
+            }
+            // What it gets now, where that differs from what it had.
+            for (id, a, src) in desired.drain(..) {
+                match dest.out.iter_mut().find(|o| o.group == *gid && o.id == id) {
+                    Some(o) if Arc::ptr_eq(&o.attrs, &a) && o.src == src => self.interner.release(a),
+                    Some(o) => {
+                        let old = std::mem::replace(&mut o.attrs, Arc::clone(&a));
+                        let old_src = std::mem::replace(&mut o.src, src);
+                        self.interner.release(old);
+                        change(id, Some(old_src), Some((a, src)));
+                    }
+                    None => {
+                        dest.out.push(OutRoute { group: *gid, id, src, attrs: Arc::clone(&a) });
+                        change(id, None, Some((a, src)));
+                    }
+                }
             }
         }
     }
+}
 
+impl View<'_> {
     /// What a group is sent for one destination: the best route alone
     /// (path id 0), or with ADD-PATH the ECMP set or every route, each
-    /// under its own path id.
+    /// under its own path id. Interned; `scratch` is working space.
     fn export_offers(
         &self,
         key: &GroupKey,
         family: Family,
         prefix: Nlri,
-        offers: &[Offer],
-    ) -> Vec<(u32, PathAttributes, PeerId)> {
-        if !key.ctx.add_path(family) {
-            return offers
-                .first()
-                .and_then(|o| self.export(key, family, prefix, o.src, &o.attrs))
-                .map(|a| (0, a, offers.first().map_or(PeerId::LOCAL, |o| o.src)))
-                .into_iter()
-                .collect();
+        dest: &Dest,
+        interner: &mut Interner,
+        scratch: &mut PathAttributes,
+    ) -> Exported {
+        let multipath = dest.ecmp().len();
+        let mut out = Exported::new();
+        for (i, p) in dest.paths.iter().enumerate() {
+            let wanted = if key.ctx.add_path(family) {
+                i < multipath || key.add_path_send == AddPathSend::All
+            } else {
+                i == 0 && multipath > 0
+            };
+            if !wanted {
+                continue;
+            }
+            if self.export(key, family, prefix, p.peer, &p.attrs, scratch) {
+                let id = if key.ctx.add_path(family) { p.out_id } else { 0 };
+                out.push((id, interner.intern_ref(scratch), p.peer));
+            }
         }
-        offers
-            .iter()
-            .filter(|o| o.multipath || key.add_path_send == AddPathSend::All)
-            .filter_map(|o| self.export(key, family, prefix, o.src, &o.attrs).map(|a| (o.id, a, o.src)))
-            .collect()
+        out
     }
 
-    /// The attributes `src`'s route is sent with to the group `key`, or
-    /// `None` when the rules or the export policy keep it back.
+    /// Writes into `a` the attributes `src`'s route is sent with to the
+    /// group `key`; false when the rules or the export policy keep it back.
     fn export(
         &self,
         key: &GroupKey,
@@ -303,28 +341,31 @@ impl Rib {
         prefix: Nlri,
         src: PeerId,
         attrs: &PathAttributes,
-    ) -> Option<PathAttributes> {
+        a: &mut PathAttributes,
+    ) -> bool {
         if !key.families.contains(&family) {
-            return None;
+            return false;
         }
         let src_info = self.peers.get(&src).map(|p| &p.info);
         let src_ibgp = src_info.is_some_and(|i| i.asn == self.config.local_as);
-        let mut a = attrs.clone();
+        let reflected = key.ibgp && src_ibgp;
+        // RFC 4456 §6: iBGP routes go to iBGP peers only by reflection:
+        // from a client to everyone, from a non-client to clients.
+        if reflected && (self.config.cluster_id.is_none() || src_info.is_some_and(|i| !i.rr_client && !key.rr_client)) {
+            return false;
+        }
+        a.clone_from(attrs);
         if key.ibgp {
-            if let (true, Some(info)) = (src_ibgp, src_info) {
-                // RFC 4456 §6: iBGP routes go to iBGP peers only by reflection:
-                // from a client to everyone, from a non-client to clients.
-                let cluster_id = self.config.cluster_id?;
-                if !info.rr_client && !key.rr_client {
-                    return None;
-                }
+            if let (true, Some(info), Some(cluster_id)) = (src_ibgp, src_info, self.config.cluster_id) {
                 a.originator_id.get_or_insert(info.router_id);
                 a.cluster_list.get_or_insert_with(Vec::new).insert(0, cluster_id);
             } else {
                 a.local_pref.get_or_insert(DEFAULT_LOCAL_PREF);
             }
-            if key.next_hop == NextHopMode::SelfAddress || next_hop(family, &a).is_none() {
-                set_next_hop_self(&mut a, key, family)?;
+            if (key.next_hop == NextHopMode::SelfAddress || next_hop(family, a).is_none())
+                && set_next_hop_self(a, key, family).is_none()
+            {
+                return false;
             }
         } else {
             // RFC 4271 §5.1.4-5: MED learned from another AS and LOCAL_PREF
@@ -335,20 +376,21 @@ impl Rib {
             a.local_pref = None;
             a.originator_id = None;
             a.cluster_list = None;
-            prepend_as(&mut a, self.config.local_as);
-            if key.next_hop != NextHopMode::Keep || next_hop(family, &a).is_none() {
-                set_next_hop_self(&mut a, key, family)?;
+            prepend_as(a, self.config.local_as);
+            if (key.next_hop != NextHopMode::Keep || next_hop(family, a).is_none())
+                && set_next_hop_self(a, key, family).is_none()
+            {
+                return false;
             }
         }
-        if let Some(id) = key.export_policy {
-            let policy = self.policies.get(&id)?;
-            if !policy.apply(family, &prefix, &mut a) {
-                return None;
-            }
+        match key.export_policy {
+            Some(id) => self.policies.get(&id).is_some_and(|p| p.apply(family, &prefix, a)),
+            None => true,
         }
-        Some(a)
     }
+}
 
+impl Rib {
     /// Drops the queued Adj-RIB-Out changes of every group without encoding
     /// them (the groups' tables already hold their result).
     pub(super) fn discard_pending(&mut self) {
@@ -364,21 +406,21 @@ impl Rib {
         for (gid, changes) in std::mem::take(&mut self.pending) {
             // Several changes of one prefix within one input: what the
             // members had before the first and what they get after the last.
-            let mut merged: BTreeMap<(Family, Nlri), Change> = BTreeMap::new();
+            let mut changes = changes;
+            changes.sort_by_key(|c| (c.family, c.nlri)); // stable: arrival order within a prefix
+            let mut merged: Vec<Change> = Vec::with_capacity(changes.len());
             for c in changes {
-                match merged.get_mut(&(c.family, c.nlri)) {
-                    Some(m) => {
+                match merged.last_mut() {
+                    Some(m) if (m.family, m.nlri) == (c.family, c.nlri) => {
                         if let Some((a, _)) = std::mem::replace(&mut m.new, c.new) {
                             self.interner.release(a);
                         }
                     }
-                    None => {
-                        merged.insert((c.family, c.nlri), c);
-                    }
+                    _ => merged.push(c),
                 }
             }
             let Some(group) = self.groups.get(&gid) else {
-                for (_, c) in merged {
+                for c in merged {
                     if let Some((a, _)) = c.new {
                         self.interner.release(a);
                     }
@@ -400,7 +442,7 @@ impl Rib {
                     w.2.push(n);
                 }
             };
-            for (_, c) in merged {
+            for c in merged {
                 match c.new {
                     Some((a, src)) => {
                         let excluded = members.contains(&src).then_some(src);

@@ -48,17 +48,16 @@ impl Rib {
             if family.is_some_and(|x| x != *f) {
                 continue;
             }
-            let best_first = dest.best.iter().chain(dest.paths.keys().filter(|k| !dest.best.contains(k)));
-            for key in best_first {
-                let Some(path) = dest.paths.get(key) else { continue };
+            let multipath = dest.ecmp().len();
+            for (i, path) in dest.paths.iter().enumerate() {
                 out.push(LocRoute {
                     family: *f,
                     prefix: *prefix,
-                    peer: key.0,
-                    path_id: key.1,
+                    peer: path.peer,
+                    path_id: path.path_id,
                     attrs: Arc::clone(&path.attrs),
-                    best: dest.best.first() == Some(key),
-                    multipath: dest.best.contains(key),
+                    best: i == 0 && multipath > 0,
+                    multipath: i < multipath,
                     stale: path.stale,
                 });
             }
@@ -69,35 +68,25 @@ impl Rib {
     /// Prefix counts of `peer` per family (families with no route left out).
     pub fn peer_prefix_counts(&self, peer: PeerId) -> BTreeMap<Family, PeerPrefixCounts> {
         let mut counts: BTreeMap<Family, PeerPrefixCounts> = BTreeMap::new();
-        let Some(state) = self.peers.get(&peer) else {
+        if !self.peers.contains_key(&peer) {
             return counts;
-        };
-        for (f, n) in &state.routes {
-            let key = (*f, Nlri { path_id: None, ..*n });
-            let path_key = (peer, n.path_id.unwrap_or(0));
-            let Some(dest) = self.loc.get(&key) else { continue };
-            let c = counts.entry(*f).or_default();
-            c.received += 1;
-            if dest.best.contains(&path_key) {
-                c.best += 1;
-            }
-            if dest.paths.get(&path_key).is_some_and(|p| p.stale) {
-                c.stale += 1;
+        }
+        for ((f, _), dest) in &self.loc {
+            let multipath = dest.ecmp().len();
+            for (i, path) in dest.paths.iter().enumerate().filter(|(_, p)| p.peer == peer) {
+                let c = counts.entry(*f).or_default();
+                c.received += 1;
+                if i < multipath {
+                    c.best += 1;
+                }
+                if path.stale {
+                    c.stale += 1;
+                }
             }
         }
         for (f, _) in self.advertised(peer) {
             counts.entry(f).or_default().advertised += 1;
         }
         counts
-    }
-
-    /// The routes `peer`'s update group has sent it, as NLRI on the wire
-    /// (with our path id where ADD-PATH send is negotiated). Empty when the
-    /// peer is not up.
-    pub fn advertised(&self, peer: PeerId) -> Vec<(Family, Nlri)> {
-        let Some(group) = self.peers.get(&peer).and_then(|p| p.group).and_then(|g| self.groups.get(&g)) else {
-            return Vec::new();
-        };
-        group.advertised(peer)
     }
 }
