@@ -170,7 +170,19 @@ pub fn load(path: &std::path::Path) -> Result<DesiredState, String> {
 }
 
 /// Runs the daemon until SIGTERM/SIGINT.
+///
+/// The daemon's loop runs as a task on the runtime's workers, not on the
+/// thread that called `block_on`: there every route change crossed threads
+/// twice (engine task → loop → kernel sync task), and each crossing waits
+/// for the scheduler to run the woken thread (0.4–0.9 ms on a busy 2-core
+/// machine, most of tern's node-to-node propagation time; see
+/// `bench/README.md`, "Node propagation"). On a worker, a task another task
+/// wakes runs next on the same thread.
 pub async fn run(options: Options) -> anyhow::Result<()> {
+    tokio::spawn(run_loop(options)).await.context("the daemon's task")?
+}
+
+async fn run_loop(options: Options) -> anyhow::Result<()> {
     let (state, stream) = match &options.source {
         Source::File(path) => (load(path).map_err(|e| anyhow::anyhow!("{e}"))?, None),
         Source::Stream(s) => (s.initial.clone(), Some(s.updates.clone())),

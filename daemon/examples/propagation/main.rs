@@ -34,7 +34,8 @@ struct Args {
     /// Pause between polls, milliseconds.
     #[arg(long, default_value_t = 2)]
     poll_ms: u64,
-    /// Comma-separated: tern, bird1.
+    /// Comma-separated: tern, bird1, or tern=PATH for another tern-speaker
+    /// build (to compare two builds in one run).
     #[arg(long, default_value = "tern,bird1")]
     systems: String,
     /// The tern-speaker binary (default: next to this example's directory).
@@ -46,6 +47,10 @@ struct Args {
     /// Pause after each arrival and each withdrawal before the next change, ms.
     #[arg(long, default_value_t = 30)]
     settle_ms: u64,
+    /// Seconds to wait after the meshes converged before measuring (to attach
+    /// a packet capture or a profiler to the namespaces printed on stderr).
+    #[arg(long, default_value_t = 0)]
+    wait_before: u64,
     /// Write every sample as CSV here.
     #[arg(long)]
     csv: Option<PathBuf>,
@@ -98,6 +103,11 @@ impl Jitter {
     }
 }
 
+/// Wall-clock seconds, to line samples up with packet captures.
+fn unix_now() -> f64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or_default()
+}
+
 fn ms(d: Option<Duration>) -> String {
     d.map(|d| format!("{:.2}", d.as_secs_f64() * 1e3)).unwrap_or_else(|| "–".into())
 }
@@ -114,25 +124,36 @@ fn row(system: &str, what: &str, method: &str, samples: &mut [Duration], missed:
     )
 }
 
-#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+// One thread for both measuring ends: an event or a request never waits for
+// another thread to be scheduled (on a busy machine that alone costs up to a
+// millisecond, and the harness would add it to both systems' times).
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> std::process::ExitCode {
     let args = Args::parse();
     if !tern_speaker::cluster::namespaces_available() {
         eprintln!("propagation: needs root and iproute2 (network namespaces)");
         return std::process::ExitCode::from(2);
     }
-    let mut systems = Vec::new();
-    for s in args.systems.split(',').filter(|s| !s.is_empty()) {
-        match System::parse(s.trim()) {
-            Some(sys) => systems.push(sys),
-            None => {
-                eprintln!("propagation: unknown system {s:?} (tern, bird1)");
-                return std::process::ExitCode::from(2);
-            }
-        }
-    }
     let bins = Binaries { speaker: args.speaker.clone().unwrap_or_else(default_speaker), bird1: args.bird1.clone() };
-    match run(&args, &systems, &bins).await {
+    let mut systems = Vec::new();
+    for s in args.systems.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let (name, path) = s.split_once('=').map_or((s, None), |(n, p)| (n, Some(PathBuf::from(p))));
+        let Some(system) = System::parse(name) else {
+            eprintln!("propagation: unknown system {s:?} (tern, tern=PATH, bird1)");
+            return std::process::ExitCode::from(2);
+        };
+        let mut bins = bins.clone();
+        let label = match (system, path) {
+            (System::Tern, Some(p)) => {
+                bins.speaker = p;
+                format!("tern ({})", bins.speaker.display())
+            }
+            (System::Tern, None) => "tern".to_string(),
+            (System::Bird1, _) => "BIRD 1.6".to_string(),
+        };
+        systems.push(Entry { system, label, bins });
+    }
+    match run(&args, &systems).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("propagation: {e}");
@@ -141,26 +162,35 @@ async fn main() -> std::process::ExitCode {
     }
 }
 
-async fn run(args: &Args, systems: &[System], bins: &Binaries) -> Result<(), String> {
+/// One system under test.
+struct Entry {
+    system: System,
+    label: String,
+    bins: Binaries,
+}
+
+async fn run(args: &Args, systems: &[Entry]) -> Result<(), String> {
     let load_before = load_average();
     let mut beds = Vec::new();
-    for (i, sys) in systems.iter().enumerate() {
-        let tag = format!("pr{}", &sys.name()[..1]);
-        let bed = Testbed::start(*sys, &tag, 30 + i as u8, args.nodes, bins)
+    for (i, e) in systems.iter().enumerate() {
+        let tag = format!("pr{}{i}", &e.system.name()[..1]);
+        let bed = Testbed::start(e.system, &tag, 30 + i as u8, args.nodes, &e.bins)
             .await
-            .map_err(|e| format!("{}: starting the testbed: {e}", sys.name()))?;
+            .map_err(|err| format!("{}: starting the testbed: {err}", e.label))?;
         beds.push(bed);
     }
-    for bed in &beds {
+    for (bed, e) in beds.iter().zip(systems) {
         bed.converge(Duration::from_secs(60))
-            .map_err(|dump| format!("{}: the mesh did not converge:\n{dump}", bed.system.name()))?;
-        eprintln!("{}: {} nodes converged", bed.system.name(), args.nodes);
+            .map_err(|dump| format!("{}: the mesh did not converge:\n{dump}", e.label))?;
+        let names: Vec<&str> = bed.cluster.nodes.iter().filter_map(|n| n.ns.as_ref().map(|ns| ns.name())).collect();
+        eprintln!("{}: {} {} nodes converged (namespaces {})", e.label, args.nodes, bed.system.name(), names.join(" "));
     }
-    let mut csv = String::from("system,method,k,direction,ms\n");
+    tokio::time::sleep(Duration::from_secs(args.wait_before)).await;
+    let mut csv = String::from("system,method,k,direction,ms,start_unix_s\n");
     let mut jitter = Jitter(0x5eed);
     let settle = Duration::from_millis(args.settle_ms);
     let poll = Observe::Poll(Duration::from_millis(args.poll_ms));
-    let mut results: Vec<(System, Observe, Samples)> = Vec::new();
+    let mut results: Vec<(usize, Observe, Samples)> = Vec::new();
     for (mode, count) in [(Observe::Monitor, args.additions), (poll, args.poll_additions)] {
         let mut samples: Vec<Samples> = beds.iter().map(|_| Samples::default()).collect();
         for k in 0..count {
@@ -170,42 +200,47 @@ async fn run(args: &Args, systems: &[System], bins: &Binaries) -> Result<(), Str
             for b in order {
                 let bed = &mut beds[b];
                 let s = &mut samples[b];
+                let label = &systems[b].label;
                 let offset = if matches!(mode, Observe::Monitor) { 0 } else { args.additions };
                 let prefix = bed.prefix(k + offset);
                 let method = if matches!(mode, Observe::Monitor) { "events" } else { "poll" };
+                let wall = unix_now();
                 match bed.add(prefix, mode, LIMIT).await {
                     Some(d) => {
                         s.add.push(d);
-                        csv.push_str(&format!("{},{method},{k},add,{:.3}\n", bed.system.name(), d.as_secs_f64() * 1e3));
+                        let ms = d.as_secs_f64() * 1e3;
+                        csv.push_str(&format!("{label},{method},{k},add,{ms:.3},{wall:.6}\n"));
                     }
                     None => {
                         s.add_missed += 1;
-                        eprintln!("{}: {prefix} did not arrive within {LIMIT:?}", bed.system.name());
+                        eprintln!("{label}: {prefix} did not arrive within {LIMIT:?}");
                     }
                 }
                 tokio::time::sleep(settle).await;
+                let wall = unix_now();
                 match bed.remove(prefix, mode, LIMIT).await {
                     Some(d) => {
                         s.del.push(d);
-                        csv.push_str(&format!("{},{method},{k},del,{:.3}\n", bed.system.name(), d.as_secs_f64() * 1e3));
+                        let ms = d.as_secs_f64() * 1e3;
+                        csv.push_str(&format!("{label},{method},{k},del,{ms:.3},{wall:.6}\n"));
                     }
                     None => {
                         s.del_missed += 1;
-                        eprintln!("{}: {prefix} still there after {LIMIT:?}", bed.system.name());
+                        eprintln!("{label}: {prefix} still there after {LIMIT:?}");
                     }
                 }
                 tokio::time::sleep(settle + Duration::from_millis(jitter.next_ms(20))).await;
             }
         }
-        for (bed, s) in beds.iter().zip(samples) {
-            results.push((bed.system, mode, s));
+        for (b, s) in samples.into_iter().enumerate() {
+            results.push((b, mode, s));
         }
     }
     let load_after = load_average();
 
     println!("| system | change | seen by | n | missed | p50 ms | p90 ms | p99 ms | max ms |");
     println!("|---|---|---|---:|---:|---:|---:|---:|---:|");
-    for (sys, mode, s) in &mut results {
+    for (b, mode, s) in &mut results {
         let method = match mode {
             Observe::Monitor => "route events".to_string(),
             Observe::Poll(d) => format!("`ip route show` every {} ms", d.as_millis()),
@@ -213,19 +248,18 @@ async fn run(args: &Args, systems: &[System], bins: &Binaries) -> Result<(), Str
         if s.add.is_empty() && s.add_missed == 0 {
             continue;
         }
-        let name = match sys {
-            System::Tern => "tern".to_string(),
-            System::Bird1 => "BIRD 1.6".to_string(),
-        };
-        println!("{}", row(&name, "addition", &method, &mut s.add, s.add_missed));
-        println!("{}", row(&name, "withdrawal", &method, &mut s.del, s.del_missed));
+        let name = &systems[*b].label;
+        println!("{}", row(name, "addition", &method, &mut s.add, s.add_missed));
+        println!("{}", row(name, "withdrawal", &method, &mut s.del, s.del_missed));
     }
     println!();
     println!("nodes: {} (node 1 → node {}), settle {} ms", args.nodes, args.nodes, args.settle_ms);
     println!("load average before: {load_before}; after: {load_after}");
-    println!("tern-speaker {} ({})", env!("CARGO_PKG_VERSION"), bins.speaker.display());
-    if systems.contains(&System::Bird1) {
-        println!("{}", bird_version(&bins.bird1));
+    for e in systems {
+        match e.system {
+            System::Tern => println!("tern-speaker {} ({})", env!("CARGO_PKG_VERSION"), e.bins.speaker.display()),
+            System::Bird1 => println!("{} ({})", bird_version(&e.bins.bird1), e.bins.bird1.display()),
+        }
     }
     if let Some(path) = &args.csv {
         std::fs::write(path, csv).map_err(|e| format!("{}: {e}", path.display()))?;
