@@ -29,8 +29,8 @@
 # whichever comes first; the watcher prints etcd's own CPU time and peak RSS
 # (not in loadgen's figures, which are the reflector's).
 #
-# A setup failure (etcd, etcdctl) or mrt mode (BENCH_IPV6=1) skips the
-# system with the reason: sut_start then prints no PID and run-rr.sh goes on.
+# A setup failure (etcd, etcdctl) or mrt mode (BENCH_IPV6=1) makes sut_config
+# fail with the reason (etcd stopped): run-rr.sh skips the system.
 #
 # Sourced by bench/run-rr.sh: sut_version; sut_config DIR ADDR PEERS_FILE;
 # sut_start DIR ADDR (prints tern-reflector's PID).
@@ -50,6 +50,12 @@ sut_version() {
 # etcdctl against the scenario's etcd.
 ternrr_ctl() { ETCDCTL_API=3 etcdctl --endpoints "http://$TERNRR_ADDR:2379" --dial-timeout 2s --command-timeout 20s "$@"; }
 
+# Stops etcd at once (a failed setup) and says why.
+ternrr_fail() {
+  echo "ternrr: $2" >&2
+  kill "$(cat "$1/etcd.pid")" 2>/dev/null || true
+}
+
 # One `put KEY "VALUE"` line of an etcdctl txn (a Go-quoted string: \ and " escaped).
 ternrr_put() {
   local v=${2//\\/\\\\}
@@ -60,11 +66,10 @@ sut_config() {
   local dir=$1 addr=$2 peers=$3
   local res=/calico/resources/v3/projectcalico.org
   TERNRR_ADDR=$addr
-  TERNRR_SKIP=""
   if [ "${BENCH_IPV6:-0}" = 1 ]; then
     # Calico gives a session to an IPv4 address IPv4 unicast only (no IPv6 over it).
-    TERNRR_SKIP="IPv6 routes over IPv4 sessions (mrt mode) have no Calico equivalent"
-    return 0
+    echo "ternrr: IPv6 routes over IPv4 sessions (mrt mode) have no Calico equivalent" >&2
+    return 1
   fi
   mkdir -p "$dir/etcd"
   etcd --name bench --data-dir "$dir/etcd/data" \
@@ -74,14 +79,19 @@ sut_config() {
     >"$dir/etcd.log" 2>&1 </dev/null &
   echo $! >"$dir/etcd.pid"
   ternrr_watch "$dir" "$$" &
-  local ok=""
-  for _ in $(seq 200); do
-    if ternrr_ctl endpoint health >/dev/null 2>&1; then ok=1; break; fi
+  # Healthy within 20 s, unless etcd exits first.
+  local ok="" end=$((SECONDS + 20))
+  while [ "$SECONDS" -lt "$end" ] && ternrr_alive "$(cat "$dir/etcd.pid")"; do
+    if ETCDCTL_API=3 etcdctl --endpoints "http://$addr:2379" --dial-timeout 1s --command-timeout 2s \
+      endpoint health >/dev/null 2>&1; then
+      ok=1
+      break
+    fi
     sleep 0.1
   done
   if [ -z "$ok" ]; then
-    TERNRR_SKIP="etcd did not start on $addr:2379: $(tail -n 3 "$dir/etcd.log")"
-    return 0
+    ternrr_fail "$dir" "etcd did not start on $addr:2379: $(tail -n 3 "$dir/etcd.log")"
+    return 1
   fi
 
   {
@@ -111,8 +121,8 @@ sut_config() {
   local part
   for part in "$dir"/objects.part.*; do
     if ! { echo; cat "$part"; echo; echo; } | ternrr_ctl txn >"$dir/txn.out" 2>&1 || ! grep -q SUCCESS "$dir/txn.out"; then
-      TERNRR_SKIP="etcdctl txn failed for $part: $(tail -n 3 "$dir/txn.out")"
-      return 0
+      ternrr_fail "$dir" "etcdctl txn failed for $part: $(tail -n 3 "$dir/txn.out")"
+      return 1
     fi
   done
   echo "ternrr: etcd holds $(ternrr_ctl get --prefix --keys-only "$res/nodes/" | grep -c .) Node objects" >&2
@@ -150,11 +160,6 @@ ternrr_watch() {
 
 sut_start() {
   local dir=$1 addr=$2
-  if [ -n "${TERNRR_SKIP:-}" ]; then
-    # No PID: run-rr.sh reports that nothing listens and goes on with the next system.
-    echo "ternrr: skipped: $TERNRR_SKIP" >&2
-    return 0
-  fi
   "$TERN_REFLECTOR" --datastore etcd --etcd-endpoints "http://$addr:2379" --node bench-rr \
     --no-control --config "$dir/local.toml" >"$dir/tern-reflector.log" 2>&1 </dev/null &
   local pid=$!
