@@ -194,6 +194,9 @@ async fn run_loop(options: Options) -> anyhow::Result<()> {
     let started = SystemTime::now();
     let mut rib = RibConfig::new(state.asn, state.router_id);
     rib.cluster_id = state.rr_cluster_id;
+    // Kernel settings are read at start only: without programming the RIB
+    // need not compute or send FIB changes at all.
+    rib.fib = state.kernel.program;
     if options.recovery {
         let gr_peers = state.peers.iter().filter(|p| p.graceful_restart_time > 0).count();
         rib.selection_deferral = Some(SelectionDeferral { time: options.recovery_wait, gr_peers });

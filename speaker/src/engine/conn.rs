@@ -4,16 +4,18 @@
 //!
 //! The reader hands raw bytes to the session task, which frames and decodes
 //! them (the decode context changes at Established, between two frames).
-//! The writer coalesces whatever is queued into one write; its queue is
+//! The writer hands whatever is queued to one gathering write; its queue is
 //! counted in bytes so that the RIB task can stop feeding a peer that does
 //! not read (see [`OutQueue`]).
 
-use std::io;
+use std::collections::VecDeque;
+use std::io::{self, IoSlice};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
+use smallvec::SmallVec;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpSocket, TcpStream};
@@ -25,10 +27,14 @@ use super::TtlMode;
 use crate::fsm::ConnId;
 use crate::rib::PeerId;
 
-/// Largest write the writer builds out of queued messages.
+/// The writer stops gathering queued messages for one write at this size.
 const MAX_BATCH: usize = 256 * 1024;
-/// Read buffer size per `read` call.
+/// Most buffers in one gathering write (Linux's `IOV_MAX` is 1024).
+const MAX_SLICES: usize = 64;
+/// Read buffer size per `read` call while the peer sends a lot.
 const READ_CHUNK: usize = 64 * 1024;
+/// Read buffer size when it does not.
+const READ_MIN: usize = 4 * 1024;
 
 /// Socket options of one peer's connections.
 #[derive(Clone, Debug, Default)]
@@ -102,11 +108,17 @@ pub(super) enum ConnEvent {
 /// session is busy.
 pub(super) fn spawn_reader(conn: ConnId, mut rd: OwnedReadHalf, tx: mpsc::Sender<ConnEvent>) -> JoinHandle<()> {
     tokio::spawn(async move {
+        // Small while the peer only sends keepalives (thousands of idle
+        // sessions each waiting in a read), large while it sends a table.
+        let mut size = READ_MIN;
         loop {
-            let mut buf = BytesMut::with_capacity(READ_CHUNK);
+            let mut buf = BytesMut::with_capacity(size);
             let ev = match rd.read_buf(&mut buf).await {
                 Ok(0) => ConnEvent::Closed(conn, None),
-                Ok(_) => ConnEvent::Data(conn, buf),
+                Ok(n) => {
+                    size = if n >= size { READ_CHUNK } else { READ_MIN.max(n.next_power_of_two()) };
+                    ConnEvent::Data(conn, buf)
+                }
                 Err(e) => ConnEvent::Closed(conn, Some(e)),
             };
             let last = matches!(ev, ConnEvent::Closed(..));
@@ -213,38 +225,77 @@ pub(super) fn spawn_writer(
     let overflowed = Arc::clone(&q.overflowed);
     let key = q.key();
     let task = tokio::spawn(async move {
-        let mut buf: Vec<u8> = Vec::with_capacity(MAX_BATCH);
+        // Queued chunks not yet (fully) written, and how much of the first is.
+        let mut pending: VecDeque<Chunk> = VecDeque::new();
+        let mut pending_bytes = 0usize;
+        let mut offset = 0usize;
         let mut closing = false;
-        while !closing {
-            let Some(first) = rx.recv().await else { break };
-            buf.clear();
-            let mut next = Some(first);
-            while let Some(msg) = next.take() {
-                match msg {
-                    WriterMsg::Data(c) => buf.extend_from_slice(c.bytes()),
-                    WriterMsg::Close => {
+        loop {
+            if pending.is_empty() {
+                if closing {
+                    break;
+                }
+                match rx.recv().await {
+                    Some(WriterMsg::Data(c)) => {
+                        pending_bytes += c.bytes().len();
+                        pending.push_back(c);
+                    }
+                    Some(WriterMsg::Close) | None => {
                         closing = true;
-                        break;
+                        continue;
                     }
                 }
-                if buf.len() < MAX_BATCH {
-                    next = rx.try_recv().ok();
+            }
+            while !closing && pending_bytes < MAX_BATCH {
+                match rx.try_recv() {
+                    Ok(WriterMsg::Data(c)) => {
+                        pending_bytes += c.bytes().len();
+                        pending.push_back(c);
+                    }
+                    Ok(WriterMsg::Close) => closing = true,
+                    Err(_) => break,
                 }
             }
-            if buf.is_empty() {
-                continue;
+            // One gathering write straight from the shared buffers: no copy
+            // into a batch buffer that every connection would keep.
+            let slices: SmallVec<[IoSlice<'_>; 16]> = pending
+                .iter()
+                .take(MAX_SLICES)
+                .enumerate()
+                .map(|(i, c)| IoSlice::new(if i == 0 { c.bytes().get(offset..).unwrap_or_default() } else { c.bytes() }))
+                .collect();
+            let written = match wr.write_vectored(&slices).await {
+                Ok(0) => {
+                    tracing::debug!("write returned 0");
+                    break;
+                }
+                Ok(n) => n,
+                Err(e) => {
+                    tracing::debug!(error = %e, "write failed");
+                    break;
+                }
+            };
+            drop(slices);
+            pending_bytes = pending_bytes.saturating_sub(written);
+            let mut left_to_account = written;
+            while let Some(front) = pending.front() {
+                let rest = front.bytes().len() - offset.min(front.bytes().len());
+                if left_to_account < rest {
+                    offset += left_to_account;
+                    break;
+                }
+                left_to_account -= rest;
+                offset = 0;
+                if let Some(done) = pending.pop_front() {
+                    count_messages(done.bytes(), &counters);
+                }
             }
-            if let Err(e) = wr.write_all(&buf).await {
-                tracing::debug!(error = %e, "write failed");
-                break;
-            }
-            count_messages(&buf, &counters);
-            let left = queued.fetch_sub(buf.len(), Ordering::SeqCst).saturating_sub(buf.len());
+            let left = queued.fetch_sub(written, Ordering::SeqCst).saturating_sub(written);
             if left == 0 && overflowed.swap(false, Ordering::SeqCst) {
                 let _ = drained.send((peer, key));
             }
         }
-        if closing {
+        if closing && pending.is_empty() {
             let _ = wr.shutdown().await;
         }
     });
