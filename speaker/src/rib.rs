@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 use bgp_proto::attribute::MpNlri;
 use bgp_proto::route_refresh::RouteRefreshSubtype;
 use bgp_proto::{Context, Family, Nlri, PathAttributes, RouteRefresh, Update};
+use ipnet::IpNet;
 use smallvec::SmallVec;
 
 mod best;
@@ -248,6 +249,9 @@ pub struct RibStats {
     pub destinations: usize,
 }
 
+/// A destination of the Loc-RIB: the prefix without path id.
+type DestKey = (Family, IpNet);
+
 /// One route of a destination (an Adj-RIB-In entry).
 #[derive(Clone, Debug)]
 struct Path {
@@ -293,9 +297,7 @@ struct Dest {
     /// The ECMP set first (best first), then the other routes.
     paths: SmallVec<[Path; 1]>,
     /// How many routes at the front of `paths` form the ECMP set.
-    multipath: u32,
-    /// Next hops last sent to the FIB (`None`: nothing installed).
-    fib: Option<Box<[IpAddr]>>,
+    multipath: u16,
     /// The Adj-RIB-Out entries of every group.
     out: SmallVec<[OutRoute; 1]>,
 }
@@ -306,7 +308,7 @@ impl Dest {
     }
 
     fn ecmp(&self) -> &[Path] {
-        let n = (self.multipath as usize).min(self.paths.len());
+        let n = usize::from(self.multipath).min(self.paths.len());
         self.paths.get(..n).unwrap_or_default()
     }
 }
@@ -331,8 +333,10 @@ pub struct Rib {
     interner: Interner,
     policies: HashMap<PolicyId, Arc<dyn Policy>>,
     peers: BTreeMap<PeerId, PeerState>,
-    /// Keyed by prefix without path id.
-    loc: BTreeMap<(Family, Nlri), Dest>,
+    loc: BTreeMap<DestKey, Dest>,
+    /// Next hops last sent to the FIB per destination (none: nothing
+    /// installed). Outside [`Dest`]: most tables are never programmed.
+    fib: HashMap<DestKey, Box<[IpAddr]>, foldhash::fast::RandomState>,
     groups: BTreeMap<u64, Group>,
     next_group: u64,
     /// Adj-RIB-Out changes waiting for the end of the current input.
@@ -363,6 +367,7 @@ impl Rib {
             policies: HashMap::new(),
             peers: BTreeMap::new(),
             loc: BTreeMap::new(),
+            fib: HashMap::default(),
             groups: BTreeMap::new(),
             next_group: 1,
             pending: BTreeMap::new(),
@@ -445,9 +450,9 @@ impl Rib {
         self.deferral = Deferral::Off;
         self.eor_pending.clear();
         self.eor_done.clear();
-        let keys: Vec<(Family, Nlri)> = self.loc.keys().copied().collect();
-        for (family, prefix) in keys {
-            self.recompute(family, prefix);
+        let keys: Vec<DestKey> = self.loc.keys().copied().collect();
+        for (family, net) in keys {
+            self.recompute(family, Nlri::new(net));
         }
         // Nothing went to any peer while deferring (their initial dumps were
         // held back), so each gets its whole Adj-RIB-Out now, which the
@@ -480,16 +485,13 @@ impl Rib {
 
     /// The best route for `prefix` (path id ignored): its peer and attributes.
     pub fn best(&self, family: Family, prefix: Nlri) -> Option<(PeerId, Arc<PathAttributes>)> {
-        let dest = self.loc.get(&(family, Nlri { path_id: None, ..prefix }))?;
+        let dest = self.loc.get(&(family, prefix.prefix))?;
         dest.ecmp().first().map(|p| (p.peer, Arc::clone(&p.attrs)))
     }
 
     /// The ECMP set for `prefix`, best first.
     pub fn ecmp(&self, family: Family, prefix: Nlri) -> Vec<(PeerId, u32)> {
-        self.loc
-            .get(&(family, Nlri { path_id: None, ..prefix }))
-            .map(|d| d.ecmp().iter().map(Path::key).collect())
-            .unwrap_or_default()
+        self.loc.get(&(family, prefix.prefix)).map(|d| d.ecmp().iter().map(Path::key).collect()).unwrap_or_default()
     }
 
     /// Adj-RIB-In of `peer`: (family, NLRI, attributes, stale).
@@ -498,9 +500,9 @@ impl Rib {
             return Vec::new();
         }
         let mut out = Vec::new();
-        for ((f, prefix), dest) in &self.loc {
+        for ((f, net), dest) in &self.loc {
             for p in dest.paths.iter().filter(|p| p.peer == peer) {
-                out.push((*f, p.nlri(*prefix), Arc::clone(&p.attrs), p.stale));
+                out.push((*f, p.nlri(Nlri::new(*net)), Arc::clone(&p.attrs), p.stale));
             }
         }
         out.sort_by_key(|r| (r.0, r.1));
@@ -515,12 +517,12 @@ impl Rib {
             return Vec::new();
         }
         let mut out = Vec::new();
-        for ((f, prefix), dest) in &self.loc {
+        for ((f, net), dest) in &self.loc {
             if family.is_some_and(|x| x != *f) {
                 continue;
             }
             for p in dest.paths.iter().filter(|p| p.peer == peer && keep(p)) {
-                out.push((*f, p.nlri(*prefix)));
+                out.push((*f, p.nlri(Nlri::new(*net))));
             }
         }
         out
@@ -770,7 +772,7 @@ impl Rib {
     }
 
     fn insert_route(&mut self, peer: PeerId, family: Family, nlri: Nlri, attrs: Arc<PathAttributes>) {
-        let key = (family, Nlri { path_id: None, ..nlri });
+        let key = (family, nlri.prefix);
         let dest = self.loc.entry(key).or_default();
         let path_id = nlri.path_id.unwrap_or(0);
         let (old, added) = match dest.position((peer, path_id)) {
@@ -800,19 +802,18 @@ impl Rib {
         if let Some((old, _)) = old {
             self.interner.release(old);
         }
-        self.recompute(family, key.1);
+        self.recompute(family, Nlri::new(nlri.prefix));
     }
 
     fn remove_route(&mut self, peer: PeerId, family: Family, nlri: Nlri) {
-        let key = (family, Nlri { path_id: None, ..nlri });
-        let Some(dest) = self.loc.get_mut(&key) else {
+        let Some(dest) = self.loc.get_mut(&(family, nlri.prefix)) else {
             return;
         };
         let Some(i) = dest.position((peer, nlri.path_id.unwrap_or(0))) else {
             return;
         };
         let old = dest.paths.remove(i);
-        if (i as u32) < dest.multipath {
+        if i < usize::from(dest.multipath) {
             dest.multipath -= 1;
         }
         if let Some(state) = self.peers.get_mut(&peer) {
@@ -825,7 +826,7 @@ impl Rib {
             }
         }
         self.interner.release(old.attrs);
-        self.recompute(family, key.1);
+        self.recompute(family, Nlri::new(nlri.prefix));
     }
 
     /// Re-runs selection for one destination and passes any change on to
@@ -834,7 +835,7 @@ impl Rib {
         if self.deferring() {
             return;
         }
-        let key = (family, prefix);
+        let key = (family, prefix.prefix);
         let Some(dest) = self.loc.get_mut(&key) else {
             return;
         };
@@ -853,19 +854,20 @@ impl Rib {
             let mut paths: SmallVec<[(usize, Path); 4]> = rank.into_iter().zip(dest.paths.drain(..)).collect();
             paths.sort_by_key(|(rank, p)| (*rank, p.key()));
             dest.paths = paths.into_iter().map(|(_, p)| p).collect();
-            dest.multipath = u32::try_from(order.len()).unwrap_or(u32::MAX);
+            dest.multipath = u16::try_from(order.len()).unwrap_or(u16::MAX);
         } else {
-            dest.multipath = u32::try_from(dest.paths.len()).unwrap_or(u32::MAX);
+            dest.multipath = u16::try_from(dest.paths.len()).unwrap_or(u16::MAX);
         }
         if self.config.fib {
             let next_hops = fib_next_hops(family, dest);
-            if dest.fib.as_deref().unwrap_or_default() != &next_hops[..] {
+            if self.fib.get(&key).map(|b| &b[..]).unwrap_or_default() != &next_hops[..] {
                 let change = if next_hops.is_empty() {
+                    self.fib.remove(&key);
                     FibChange::Remove { family, prefix }
                 } else {
-                    FibChange::Replace { family, prefix, next_hops: next_hops.to_vec() }
+                    self.fib.insert(key, next_hops.to_vec().into_boxed_slice());
+                    FibChange::Replace { family, prefix, next_hops: next_hops.into_vec() }
                 };
-                dest.fib = (!next_hops.is_empty()).then(|| next_hops.into_vec().into_boxed_slice());
                 self.outputs.push(Output::Fib(change));
             }
         }

@@ -109,9 +109,10 @@ impl Rib {
                 self.next_group += 1;
                 let view = View { config: &self.config, peers: &self.peers, policies: &self.policies };
                 let mut routes = 0usize;
-                for ((family, prefix), dest) in self.loc.iter_mut() {
+                for ((family, net), dest) in self.loc.iter_mut() {
+                    let prefix = Nlri::new(*net);
                     let exported =
-                        view.export_offers(&key, *family, *prefix, dest, &mut self.interner, &mut self.scratch);
+                        view.export_offers(&key, *family, prefix, dest, &mut self.interner, &mut self.scratch);
                     for (id, attrs, src) in exported {
                         dest.out.push(OutRoute { group: gid, id, src, attrs });
                         routes += 1;
@@ -172,7 +173,7 @@ impl Rib {
         for ((f, prefix), dest) in &self.loc {
             let add_path = group.key.ctx.add_path(*f);
             for o in dest.out.iter().filter(|o| o.group == gid && o.src != peer) {
-                out.push((*f, Nlri { path_id: add_path.then_some(o.id), ..*prefix }));
+                out.push((*f, Nlri { path_id: add_path.then_some(o.id), prefix: *prefix }));
             }
         }
         out
@@ -193,7 +194,7 @@ impl Rib {
                 continue;
             }
             for o in dest.out.iter().filter(|o| o.group == gid && o.src != peer) {
-                let n = Nlri { path_id: ctx.add_path(*f).then_some(o.id), ..*prefix };
+                let n = Nlri { path_id: ctx.add_path(*f).then_some(o.id), prefix: *prefix };
                 let i = *index.entry((Arc::as_ptr(&o.attrs), *f)).or_insert_with(|| {
                     batches.push((Arc::clone(&o.attrs), *f, Vec::new()));
                     batches.len() - 1
@@ -258,7 +259,7 @@ impl Rib {
     /// Exports a destination's routes to every group, recording what changed.
     pub(super) fn export_dest(&mut self, family: Family, prefix: Nlri) {
         let view = View { config: &self.config, peers: &self.peers, policies: &self.policies };
-        let Some(dest) = self.loc.get_mut(&(family, prefix)) else {
+        let Some(dest) = self.loc.get_mut(&(family, prefix.prefix)) else {
             return;
         };
         for (gid, group) in &self.groups {

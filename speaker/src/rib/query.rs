@@ -52,7 +52,7 @@ impl Rib {
             for (i, path) in dest.paths.iter().enumerate() {
                 out.push(LocRoute {
                     family: *f,
-                    prefix: *prefix,
+                    prefix: Nlri::new(*prefix),
                     peer: path.peer,
                     path_id: path.path_id,
                     attrs: Arc::clone(&path.attrs),
