@@ -513,6 +513,9 @@ async fn wait_bounded(tasks: Vec<tokio::task::JoinHandle<()>>) {
     }
 }
 
+/// Pending connections a listener queues before `accept`.
+const LISTEN_BACKLOG: u32 = 4096;
+
 fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
     let sock = if addr.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
     sock.set_reuseaddr(true)?;
@@ -523,7 +526,10 @@ fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
         socket2::SockRef::from(&sock).set_only_v6(true)?;
     }
     sock.bind(addr)?;
-    sock.listen(1024)
+    // A reflector's clients all connect at once when it starts (2,000 in
+    // the session-scale bench): a short accept queue resets some of them.
+    // The kernel caps this at net.core.somaxconn.
+    sock.listen(LISTEN_BACKLOG)
 }
 
 #[cfg(test)]

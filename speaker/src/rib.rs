@@ -658,7 +658,26 @@ impl Rib {
             }
             return;
         }
-        let Update { withdrawn, attributes, nlri, .. } = update;
+        // Routes of a family the session did not negotiate are ignored
+        // (RFC 4760 §6: the capability says what the peer may send).
+        let negotiated: SmallVec<[Family; 4]> = state.info.families.iter().copied().collect();
+        let Update { mut withdrawn, mut attributes, mut nlri, .. } = update;
+        let mut ignored: SmallVec<[Family; 2]> = SmallVec::new();
+        let any_v4 = !withdrawn.is_empty() || !nlri.is_empty();
+        if any_v4 && !negotiated.contains(&Family::IPV4_UNICAST) {
+            ignored.push(Family::IPV4_UNICAST);
+            withdrawn.clear();
+            nlri.clear();
+        }
+        if attributes.mp_unreach.as_ref().is_some_and(|u| !negotiated.contains(&u.family)) {
+            ignored.extend(attributes.mp_unreach.take().map(|u| u.family));
+        }
+        if attributes.mp_reach.as_ref().is_some_and(|r| !negotiated.contains(&r.family)) {
+            ignored.extend(attributes.mp_reach.take().map(|r| r.family));
+        }
+        if !ignored.is_empty() {
+            tracing::debug!(%peer, families = ?ignored, "routes of families not negotiated ignored");
+        }
         for n in withdrawn {
             self.remove_route(peer, Family::IPV4_UNICAST, n);
         }

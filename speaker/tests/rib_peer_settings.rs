@@ -9,7 +9,7 @@ use bgp_proto::update::decode_update;
 use bgp_proto::RouteRefresh;
 use bgp_proto::{Context, Nlri};
 use rib_common::*;
-use speaker::rib::{AddPathSend, Input, MaxPrefixes, NextHopMode, Output, PeerId};
+use speaker::rib::{AddPathSend, Input, MaxPrefixes, NextHopMode, Output, PeerId, PeerInfo};
 
 #[test]
 fn next_hop_modes() {
@@ -174,4 +174,24 @@ fn add_path_send_multipath_and_all() {
     let out = withdraw(&mut rib, 1, &["10.2.0.0/24"]);
     assert_eq!(add_path_nlri(&out, 3), (vec![], vec![Nlri::with_path_id(p, 1)]));
     assert_eq!(add_path_nlri(&out, 4), (vec![], vec![Nlri::with_path_id(p, 1)]));
+}
+
+#[test]
+fn routes_of_a_family_not_negotiated_are_ignored() {
+    let mut rib = rib();
+    // Peer 1 negotiated IPv4 unicast only, peer 2 (the one we look from) both.
+    up(&mut rib, 1, PeerInfo { families: vec![V4], ..info(1, 65001) });
+    up(&mut rib, 2, info(2, 65002));
+    let out = announce_v6(&mut rib, 1, attrs(&[65001], "10.0.0.1"), "2001:db8::1", &["2001:db8:1::/48"]);
+    assert!(sent_to(&out, 2).is_empty(), "nothing of IPv6 reaches peer 2: {out:?}");
+    assert!(rib.adj_rib_in(PeerId(1)).is_empty(), "no IPv6 route stored");
+    // Its IPv4 routes are taken as usual, and sent on.
+    let out = announce(&mut rib, 1, attrs(&[65001], "10.0.0.1"), &["192.0.2.0/24"]);
+    assert_eq!(announced_to(&out, 2), vec![net("192.0.2.0/24")]);
+    assert_eq!(rib.adj_rib_in(PeerId(1)).len(), 1);
+    // The other way round: a peer without IPv4 unicast sends IPv4 NLRI.
+    up(&mut rib, 3, PeerInfo { families: vec![V6], ..info(3, 65003) });
+    let out = announce(&mut rib, 3, attrs(&[65003], "10.0.0.3"), &["198.51.100.0/24"]);
+    assert!(announced_to(&out, 2).is_empty());
+    assert!(rib.adj_rib_in(PeerId(3)).is_empty());
 }

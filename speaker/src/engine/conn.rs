@@ -15,7 +15,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
-use smallvec::SmallVec;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpSocket, TcpStream};
@@ -30,7 +29,7 @@ use crate::rib::PeerId;
 /// The writer stops gathering queued messages for one write at this size.
 const MAX_BATCH: usize = 256 * 1024;
 /// Most buffers in one gathering write (Linux's `IOV_MAX` is 1024).
-const MAX_SLICES: usize = 64;
+const MAX_SLICES: usize = 512;
 /// Read buffer size per `read` call while the peer sends a lot.
 const READ_CHUNK: usize = 64 * 1024;
 /// Read buffer size when it does not.
@@ -163,6 +162,8 @@ impl Chunk {
 #[derive(Debug)]
 enum WriterMsg {
     Data(Chunk),
+    /// Several chunks, in order.
+    Batch(Vec<Chunk>),
     /// Write what is queued, then close.
     Close,
 }
@@ -185,6 +186,18 @@ impl OutQueue {
         let len = chunk.bytes().len();
         self.queued.fetch_add(len, Ordering::SeqCst);
         if self.tx.send(WriterMsg::Data(chunk)).is_err() {
+            self.queued.fetch_sub(len, Ordering::SeqCst);
+        }
+    }
+
+    /// Queues several chunks with one message to the writer.
+    pub fn push_many(&self, chunks: Vec<Chunk>) {
+        if chunks.is_empty() {
+            return;
+        }
+        let len: usize = chunks.iter().map(|c| c.bytes().len()).sum();
+        self.queued.fetch_add(len, Ordering::SeqCst);
+        if self.tx.send(WriterMsg::Batch(chunks)).is_err() {
             self.queued.fetch_sub(len, Ordering::SeqCst);
         }
     }
@@ -240,6 +253,10 @@ pub(super) fn spawn_writer(
                         pending_bytes += c.bytes().len();
                         pending.push_back(c);
                     }
+                    Some(WriterMsg::Batch(cs)) => {
+                        pending_bytes += cs.iter().map(|c| c.bytes().len()).sum::<usize>();
+                        pending.extend(cs);
+                    }
                     Some(WriterMsg::Close) | None => {
                         closing = true;
                         continue;
@@ -252,17 +269,23 @@ pub(super) fn spawn_writer(
                         pending_bytes += c.bytes().len();
                         pending.push_back(c);
                     }
+                    Ok(WriterMsg::Batch(cs)) => {
+                        pending_bytes += cs.iter().map(|c| c.bytes().len()).sum::<usize>();
+                        pending.extend(cs);
+                    }
                     Ok(WriterMsg::Close) => closing = true,
                     Err(_) => break,
                 }
             }
             // One gathering write straight from the shared buffers: no copy
             // into a batch buffer that every connection would keep.
-            let slices: SmallVec<[IoSlice<'_>; 16]> = pending
+            let slices: Vec<IoSlice<'_>> = pending
                 .iter()
                 .take(MAX_SLICES)
                 .enumerate()
-                .map(|(i, c)| IoSlice::new(if i == 0 { c.bytes().get(offset..).unwrap_or_default() } else { c.bytes() }))
+                .map(|(i, c)| {
+                    IoSlice::new(if i == 0 { c.bytes().get(offset..).unwrap_or_default() } else { c.bytes() })
+                })
                 .collect();
             let written = match wr.write_vectored(&slices).await {
                 Ok(0) => {

@@ -81,6 +81,10 @@ struct UpPeer {
     /// re-sent table may be larger than the limit itself, and the changes
     /// that follow it must not count it against the peer.
     catch_up: usize,
+    /// Messages of the current dispatch, handed to the writer together
+    /// (one queue push and one wake-up per peer, not one per UPDATE).
+    batch: Vec<Chunk>,
+    batch_bytes: usize,
 }
 
 pub(super) struct Channels {
@@ -105,7 +109,12 @@ pub(super) struct Core {
     /// Listen ranges (dynamic neighbors) and the peers created from them.
     ranges: Vec<ListenRange>,
     dynamic: HashSet<PeerId>,
+    /// Peers with a batch in the current dispatch.
+    touched: Vec<PeerId>,
 }
+
+/// Most peer messages handled before their outputs are dispatched.
+const PEER_MESSAGE_BATCH: usize = 256;
 
 impl Core {
     pub(super) fn spawn(
@@ -132,6 +141,7 @@ impl Core {
             drained,
             ranges: Vec::new(),
             dynamic: HashSet::new(),
+            touched: Vec::new(),
         };
         tokio::spawn(core.run(ch.cmd, ch.incoming, from_peers, drained_rx))
     }
@@ -157,7 +167,7 @@ impl Core {
                         return;
                     }
                 },
-                Some(m) = from_peers.recv() => self.peer_message(m),
+                Some(m) = from_peers.recv() => self.peer_messages(m, &mut from_peers),
                 Some((peer, key)) = drained.recv() => {
                     if self.up.get(&peer).is_some_and(|u| u.out.key() == key) {
                         self.resync(peer);
@@ -431,6 +441,40 @@ impl Core {
         }
     }
 
+    /// Handles `first` and whatever else the peers have already sent (up
+    /// to a bound): the RIB's outputs for consecutive UPDATEs are dispatched
+    /// together, so that each peer's queue gets one batch of messages.
+    fn peer_messages(&mut self, first: FromPeer, rx: &mut mpsc::Receiver<FromPeer>) {
+        let mut held: Vec<rib::Output> = Vec::new();
+        let mut next = Some(first);
+        let mut n = 0;
+        while let Some(m) = next.take() {
+            match m {
+                FromPeer::Rib(input) => {
+                    let peer = match &input {
+                        rib::Input::Update { peer, .. }
+                        | rib::Input::Withdraw { peer, .. }
+                        | rib::Input::RouteRefresh { peer, .. } => Some(*peer),
+                        _ => None,
+                    };
+                    if peer.is_none_or(|p| self.up.contains_key(&p)) {
+                        held.extend(self.rib.handle(Instant::now(), input));
+                    }
+                }
+                other => {
+                    // Session changes see everything before them sent.
+                    self.dispatch(std::mem::take(&mut held));
+                    self.peer_message(other);
+                }
+            }
+            n += 1;
+            if n < PEER_MESSAGE_BATCH {
+                next = rx.try_recv().ok();
+            }
+        }
+        self.dispatch(held);
+    }
+
     fn peer_message(&mut self, m: FromPeer) {
         let now = Instant::now();
         let out = match m {
@@ -446,6 +490,8 @@ impl Core {
                     dropped_withdrawn: BTreeSet::new(),
                     // The initial table, like a catch-up, goes out whole.
                     catch_up: usize::MAX,
+                    batch: Vec::new(),
+                    batch_bytes: 0,
                 };
                 self.up.insert(peer, up);
                 let out = self.rib.handle(now, rib::Input::PeerUp { peer, info: *info });
@@ -503,6 +549,13 @@ impl Core {
                 }
             }
         }
+        // Each peer's batch goes out before any catch-up (which follows it).
+        for p in std::mem::take(&mut self.touched) {
+            if let Some(up) = self.up.get_mut(&p) {
+                up.batch_bytes = 0;
+                up.out.push_many(std::mem::take(&mut up.batch));
+            }
+        }
         for p in resync {
             self.resync(p);
         }
@@ -517,7 +570,7 @@ impl Core {
             record_withdrawals(up, messages);
             return false;
         }
-        let queued = up.out.queued();
+        let queued = up.out.queued() + up.batch_bytes;
         if queued <= limit && up.catch_up != usize::MAX {
             up.catch_up = 0;
         }
@@ -528,7 +581,11 @@ impl Core {
             record_withdrawals(up, messages);
             return up.out.set_overflowed();
         }
-        up.out.push(Chunk::Shared(Arc::clone(messages)));
+        if up.batch.is_empty() {
+            self.touched.push(peer);
+        }
+        up.batch_bytes += messages.len();
+        up.batch.push(Chunk::Shared(Arc::clone(messages)));
         false
     }
 
