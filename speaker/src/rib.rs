@@ -890,9 +890,16 @@ impl Rib {
                 self.outputs.push(Output::Fib(change));
             }
         }
-        let gone = dest.paths.is_empty();
-        self.export_dest(family, prefix);
-        if gone && self.loc.get(&key).is_some_and(|d| d.out.is_empty()) {
+        // Exported while the destination is at hand: one Loc-RIB lookup.
+        let view = out::View { config: &self.config, peers: &self.peers, policies: &self.policies };
+        let mut export = out::Export {
+            groups: &self.groups,
+            interner: &mut self.interner,
+            pending: &mut self.pending,
+            scratch: &mut self.scratch,
+        };
+        export.dest(&view, family, prefix, dest);
+        if dest.paths.is_empty() && dest.out.is_empty() {
             self.loc.remove(&key);
         }
     }

@@ -76,10 +76,10 @@ type AnnounceBatch = (Arc<PathAttributes>, Family, Option<PeerId>, Vec<Nlri>);
 type Exported = SmallVec<[(u32, Arc<PathAttributes>, PeerId); 1]>;
 
 /// What the export rules read: the RIB's configuration, peers and policies.
-struct View<'a> {
-    config: &'a RibConfig,
-    peers: &'a BTreeMap<PeerId, PeerState>,
-    policies: &'a HashMap<PolicyId, Arc<dyn Policy>>,
+pub(super) struct View<'a> {
+    pub config: &'a RibConfig,
+    pub peers: &'a BTreeMap<PeerId, PeerState>,
+    pub policies: &'a HashMap<PolicyId, Arc<dyn Policy>>,
 }
 
 impl Rib {
@@ -255,17 +255,24 @@ impl Rib {
         };
         self.dump(peer, gid, Some(family));
     }
+}
 
-    /// Exports a destination's routes to every group, recording what changed.
-    pub(super) fn export_dest(&mut self, family: Family, prefix: Nlri) {
-        let view = View { config: &self.config, peers: &self.peers, policies: &self.policies };
-        let Some(dest) = self.loc.get_mut(&(family, prefix.prefix)) else {
-            return;
-        };
-        for (gid, group) in &self.groups {
+/// What exporting one destination to the update groups changes besides
+/// the destination itself: the RIB's fields, borrowed apart from the
+/// Loc-RIB so that `recompute` exports the destination it already holds.
+pub(super) struct Export<'a> {
+    pub groups: &'a BTreeMap<u64, Group>,
+    pub interner: &'a mut Interner,
+    pub pending: &'a mut BTreeMap<u64, Vec<Change>>,
+    pub scratch: &'a mut PathAttributes,
+}
+
+impl Export<'_> {
+    /// Exports `dest`'s routes to every group, recording what changed.
+    pub(super) fn dest(&mut self, view: &View<'_>, family: Family, prefix: Nlri, dest: &mut Dest) {
+        for (gid, group) in self.groups {
             let multi = group.key.ctx.add_path(family);
-            let mut desired =
-                view.export_offers(&group.key, family, prefix, dest, &mut self.interner, &mut self.scratch);
+            let mut desired = view.export_offers(&group.key, family, prefix, dest, self.interner, self.scratch);
             let mut change = |nlri_id: u32, old_src: Option<PeerId>, new: Option<(Arc<PathAttributes>, PeerId)>| {
                 let nlri = Nlri { path_id: multi.then_some(nlri_id), ..prefix };
                 self.pending.entry(*gid).or_default().push(Change { family, nlri, old_src, new });
