@@ -450,17 +450,7 @@ impl Core {
         let mut n = 0;
         while let Some(m) = next.take() {
             match m {
-                FromPeer::Rib(input) => {
-                    let peer = match &input {
-                        rib::Input::Update { peer, .. }
-                        | rib::Input::Withdraw { peer, .. }
-                        | rib::Input::RouteRefresh { peer, .. } => Some(*peer),
-                        _ => None,
-                    };
-                    if peer.is_none_or(|p| self.up.contains_key(&p)) {
-                        held.extend(self.rib.handle(Instant::now(), input));
-                    }
-                }
+                FromPeer::Rib(input) => held.extend(self.rib_input(input)),
                 other => {
                     // Session changes see everything before them sent.
                     self.dispatch(std::mem::take(&mut held));
@@ -509,20 +499,24 @@ impl Core {
                 self.up.remove(&peer);
                 self.rib.handle(now, rib::Input::PeerDown { peer, graceful })
             }
-            FromPeer::Rib(input) => {
-                let peer = match &input {
-                    rib::Input::Update { peer, .. }
-                    | rib::Input::Withdraw { peer, .. }
-                    | rib::Input::RouteRefresh { peer, .. } => Some(*peer),
-                    _ => None,
-                };
-                if peer.is_some_and(|p| !self.up.contains_key(&p)) {
-                    return;
-                }
-                self.rib.handle(now, input)
-            }
+            FromPeer::Rib(input) => self.rib_input(input),
         };
         self.dispatch(out);
+    }
+
+    /// A RIB input from a peer's session, dropped when that session is no
+    /// longer up (it raced the session's end).
+    fn rib_input(&mut self, input: rib::Input) -> Vec<rib::Output> {
+        let peer = match &input {
+            rib::Input::Update { peer, .. }
+            | rib::Input::Withdraw { peer, .. }
+            | rib::Input::RouteRefresh { peer, .. } => Some(*peer),
+            _ => None,
+        };
+        if peer.is_some_and(|p| !self.up.contains_key(&p)) {
+            return Vec::new();
+        }
+        self.rib.handle(Instant::now(), input)
     }
 
     fn dispatch(&mut self, outputs: Vec<rib::Output>) {
