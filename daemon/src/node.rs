@@ -18,7 +18,7 @@ use bgp_proto::{Family, Nlri};
 use config::{DesiredState, PeerDiff};
 use fib::{Fib, FibConfig, FibEvents, LocalRouteEvent, RouteChange, RouteFilter as KernelFilter};
 use ipnet::IpNet;
-use speaker::engine::{Engine, EngineConfig, EngineStats, Event, PeerStatus, RouteFilter, RouteInfo};
+use speaker::engine::{Engine, EngineConfig, EngineStats, EngineTuning, Event, PeerStatus, RouteFilter, RouteInfo};
 use speaker::rib::{FibChange, RibConfig, SelectionDeferral};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{error, info, warn};
@@ -202,7 +202,10 @@ async fn run_loop(options: Options) -> anyhow::Result<()> {
         rib.selection_deferral = Some(SelectionDeferral { time: options.recovery_wait, gr_peers });
     }
     let (engine, mut events) =
-        Engine::start(EngineConfig { rib, listen: state.listen.clone() }).await.context("starting the BGP engine")?;
+        // Connections wait in the kernel's queue until the configured peers are added below.
+        Engine::start_with(EngineConfig { rib, listen: state.listen.clone() }, EngineTuning { hold_accept: true, ..EngineTuning::default() })
+            .await
+            .context("starting the BGP engine")?;
 
     let (fib, mut fib_events) = if state.kernel.program || state.kernel.learn {
         let mut watch = KernelFilter::default().tables([state.kernel.table]);
@@ -263,6 +266,7 @@ async fn run_loop(options: Options) -> anyhow::Result<()> {
         node.start_peer(&p).await;
     }
     node.set_listen_ranges().await;
+    node.engine.accept_connections();
     info!(
         node = %node.state.node_name,
         router_id = %node.state.router_id,

@@ -329,11 +329,17 @@ pub struct EngineTuning {
     /// Octets queued towards one peer before the RIB task stops feeding it
     /// and, once its socket drains, sends it its Adj-RIB-Out again.
     pub peer_queue_bytes: usize,
+    /// Listen from the start but take no connection until
+    /// [`Engine::accept_connections`]: the kernel queues them meanwhile (up to
+    /// the backlog), so that a daemon adding its configured peers right
+    /// after the start does not refuse the ones that connect first (a
+    /// restarting reflector's clients all do).
+    pub hold_accept: bool,
 }
 
 impl Default for EngineTuning {
     fn default() -> Self {
-        EngineTuning { peer_queue_bytes: 16 << 20 }
+        EngineTuning { peer_queue_bytes: 16 << 20, hold_accept: false }
     }
 }
 
@@ -345,6 +351,8 @@ const STOP_WAIT: Duration = Duration::from_secs(5);
 #[derive(Clone)]
 pub struct Engine {
     cmd: mpsc::UnboundedSender<core::Command>,
+    /// Opens the listeners' accept loops ([`EngineTuning::hold_accept`]).
+    accept_gate: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -367,6 +375,7 @@ impl Engine {
         tuning: EngineTuning,
     ) -> Result<(Engine, mpsc::UnboundedReceiver<Event>), EngineError> {
         let (incoming_tx, incoming) = mpsc::channel(64);
+        let (accept_gate, gate) = tokio::sync::watch::channel(!tuning.hold_accept);
         let mut listeners = Vec::new();
         let mut accept_tasks = Vec::new();
         for addr in &config.listen {
@@ -374,7 +383,11 @@ impl Engine {
             tracing::info!(%addr, "listening for BGP connections");
             let tx = incoming_tx.clone();
             let accept = Arc::clone(&l);
+            let mut gate = gate.clone();
             accept_tasks.push(tokio::spawn(async move {
+                if gate.wait_for(|open| *open).await.is_err() {
+                    return;
+                }
                 loop {
                     match accept.accept().await {
                         Ok(conn) => {
@@ -394,7 +407,13 @@ impl Engine {
         let (cmd_tx, cmd) = mpsc::unbounded_channel();
         let (events, events_rx) = mpsc::unbounded_channel();
         core::Core::spawn(config, tuning, listeners, accept_tasks, core::Channels { cmd, incoming, events });
-        Ok((Engine { cmd: cmd_tx }, events_rx))
+        Ok((Engine { cmd: cmd_tx, accept_gate: Arc::new(accept_gate) }, events_rx))
+    }
+
+    /// Starts taking connections when the engine was started with
+    /// [`EngineTuning::hold_accept`] (a no-op otherwise, and the second time).
+    pub fn accept_connections(&self) {
+        self.accept_gate.send_replace(true);
     }
 
     async fn ask<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> core::Command) -> Result<T, EngineError> {

@@ -11,7 +11,7 @@ use bgp_proto::message::message_type;
 use bgp_proto::{Capability, Context, Family, Message, PathAttributes, Update};
 use bytes::BytesMut;
 use engine_common::*;
-use speaker::engine::{Event, PeerSpec};
+use speaker::engine::{EngineTuning, Event, PeerSpec};
 use speaker::fsm::State;
 use speaker::rib::FibChange;
 use speaker::GracefulRestartConfig;
@@ -196,6 +196,33 @@ async fn session_reset_error_sends_the_prescribed_notification() {
     assert!(wait_until(|| async { prefixes(&a).await.is_empty() }).await);
     let err = a.engine.peer("r").await.and_then(|p| p.last_error);
     assert_eq!(err, Some(format!("Error: {}", want.describe())));
+    a.engine.shutdown(None).await;
+}
+
+/// A daemon that starts with `hold_accept` and adds its peers afterwards
+/// takes a connection made before the peer existed (a restarting
+/// reflector's clients reconnect at once): it waited in the kernel's queue,
+/// and the session comes up on it instead of it being refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connection_made_before_its_peer_is_added_waits_with_hold_accept() {
+    let tuning = EngineTuning { hold_accept: true, ..EngineTuning::default() };
+    let a = Node::start_with("a", "127.33.17.1", 65000, None, tuning).await;
+    let remote = SocketAddr::new(a.addr, PORT);
+    let (connected_tx, connected) = tokio::sync::oneshot::channel();
+    let peer = tokio::task::spawn_blocking(move || {
+        let mut r = RawPeer::connect("127.33.17.2", remote);
+        let _ = connected_tx.send(());
+        r.establish(65000, "127.33.17.2", Vec::new());
+        r
+    });
+    tokio::time::timeout(WAIT, connected).await.expect("connected in time").expect("connected");
+    // Only now is the peer configured, and connections taken.
+    a.engine.add_peer(raw_spec(&a, "r", "127.33.17.2")).await.expect("add");
+    a.engine.accept_connections();
+    let _raw = peer.await.expect("the OPEN exchange completed on the early connection");
+    // The raw side is done at our KEEPALIVE; ours is at its KEEPALIVE, just after.
+    let up = wait_until(|| async { a.state_of("r").await == Some(State::Established) }).await;
+    assert!(up, "Established on the connection made before the peer was added");
     a.engine.shutdown(None).await;
 }
 

@@ -22,7 +22,7 @@ use speaker::fsm::State;
 /// which only the catch-up from the Adj-RIB-Out sends.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_reader_does_not_stall_others_and_catches_up() {
-    let tuning = EngineTuning { peer_queue_bytes: 1 << 20 };
+    let tuning = EngineTuning { peer_queue_bytes: 1 << 20, ..EngineTuning::default() };
     let a = Node::start_with("a", "127.33.12.1", 65000, None, tuning).await;
     let b = Node::start("b", "127.33.12.2", 65000).await;
     a.peer_with(&b).await;
