@@ -244,7 +244,12 @@ async fn silent_peer_gets_hold_timer_expired() {
     });
     let want = bgp_proto::Notification::new(bgp_proto::error::code::HOLD_TIMER_EXPIRED, 0, Vec::new());
     assert_eq!(got.await.expect("join"), Message::Notification(want));
-    let err = a.engine.peer("r").await.and_then(|p| p.last_error);
-    assert_eq!(err.as_deref(), Some("Hold timer expired"));
+    // The session records the error as it closes, which can be just after
+    // the peer has read the NOTIFICATION.
+    let reported = wait_until(|| async {
+        a.engine.peer("r").await.and_then(|p| p.last_error).as_deref() == Some("Hold timer expired")
+    })
+    .await;
+    assert!(reported, "last error: {:?}", a.engine.peer("r").await.and_then(|p| p.last_error));
     a.engine.shutdown(None).await;
 }

@@ -277,6 +277,17 @@ pub(super) fn spawn_writer(
                     Err(_) => break,
                 }
             }
+            // Nothing to write in an empty chunk (a zero-length write would
+            // read as a closed socket below).
+            while pending.front().is_some_and(|c| c.bytes().len() <= offset) {
+                if let Some(done) = pending.pop_front() {
+                    count_messages(done.bytes(), &counters);
+                }
+                offset = 0;
+            }
+            if pending.is_empty() {
+                continue;
+            }
             // One gathering write straight from the shared buffers: no copy
             // into a batch buffer that every connection would keep.
             let slices: Vec<IoSlice<'_>> = pending
