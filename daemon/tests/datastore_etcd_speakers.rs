@@ -4,42 +4,22 @@
 
 mod datastore_common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
-use datastore_common::{established, free_port, protocols, wait_for, Etcd, Proc, TempDir, RES};
+use datastore_common::{established, free_port, protocols, start_daemon, wait_for, Daemon, Etcd, TempDir, RES};
 
 const A: &str = "127.77.6.1";
 const B: &str = "127.77.6.2";
 const C: &str = "127.77.6.3";
 const EXT: &str = "127.77.6.9";
 
-struct Speaker {
-    proc: Proc,
-    socket: PathBuf,
-}
-
-fn speaker(etcd: &Etcd, dir: &Path, node: &str, ip: &str) -> Speaker {
+fn speaker(etcd: &Etcd, dir: &Path, node: &str, ip: &str) -> Daemon {
     daemon(env!("CARGO_BIN_EXE_tern-speaker"), etcd, dir, node, ip)
 }
 
-fn daemon(bin: &str, etcd: &Etcd, dir: &Path, node: &str, ip: &str) -> Speaker {
-    let socket = dir.join(format!("{node}.ctl"));
-    let config = dir.join(format!("{node}.toml"));
-    let settings = format!(
-        "[kernel]\nprogram = false\nlearn = false\n\n[control]\nsocket = \"{}\"\nsocket6 = \"{}\"\nhttp_listen = \"{ip}:{}\"\n\n[log]\nlevel = \"info\"\n",
-        socket.display(),
-        dir.join(format!("{node}6.ctl")).display(),
-        free_port(ip),
-    );
-    std::fs::write(&config, settings).expect("settings");
-    let args: Vec<String> = ["--datastore", "etcd", "--etcd-endpoints", &etcd.url, "--node", node, "--config"]
-        .iter()
-        .map(|s| s.to_string())
-        .chain([config.to_string_lossy().into_owned()])
-        .collect();
-    let proc = Proc::spawn(Path::new(bin), &args, dir.join(format!("{node}.log")), &[("TERN_LOG", "info")]);
-    Speaker { proc, socket }
+fn daemon(bin: &str, etcd: &Etcd, dir: &Path, node: &str, ip: &str) -> Daemon {
+    start_daemon(bin, etcd, dir, node, ip, &[], &[])
 }
 
 fn has(socket: &Path, name: &str) -> bool {
@@ -75,7 +55,7 @@ fn etcd_two_speakers_mesh_and_follow_datastore_changes_live() {
     std::thread::sleep(Duration::from_millis(1100)); // `since` has a one-second resolution
     let since_a = established(&a.socket, ab).expect("a since");
     let since_b = established(&b.socket, ba).expect("b since");
-    let unchanged = |a: &Speaker, b: &Speaker, step: &str| {
+    let unchanged = |a: &Daemon, b: &Daemon, step: &str| {
         assert_eq!(established(&a.socket, ab).as_deref(), Some(since_a.as_str()), "{step}: a's session moved");
         assert_eq!(established(&b.socket, ba).as_deref(), Some(since_b.as_str()), "{step}: b's session moved");
     };
