@@ -179,7 +179,8 @@ pub struct DesiredState {
     pub log: Log,
 }
 
-fn family_of(a: IpAddr) -> Family {
+/// The unicast family of an address.
+pub(crate) fn family_of(a: IpAddr) -> Family {
     if a.is_ipv4() {
         Family::IPV4_UNICAST
     } else {

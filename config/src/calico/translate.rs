@@ -48,7 +48,7 @@ use super::resources::{
 };
 use super::{Datastore, Selector};
 use crate::desired::{
-    protocol_name, CalicoState, DesiredPeer, DesiredState, Password, PeerKind, PoolState, TtlMode,
+    family_of, protocol_name, CalicoState, DesiredPeer, DesiredState, Password, PeerKind, PoolState, TtlMode,
     CALICO_EXPORT_POLICY, CALICO_IMPORT_POLICY, CONNECT_DELAY_TIME, CONNECT_RETRY_TIME, DEFAULT_GRACEFUL_RESTART_TIME,
     DEFAULT_HOLD_TIME, DEFAULT_MULTIHOP_TTL, ERROR_WAIT_TIME,
 };
@@ -376,10 +376,7 @@ fn desired_peer(v: &V1Peer, kind: PeerKind, own: &Own, secret_dir: &std::path::P
         next_hop_mode,
         rr_client,
         cluster_id: if rr_client { own.cluster } else { None },
-        families: vec![match v.ip {
-            IpAddr::V4(_) => bgp_proto::types::Family::IPV4_UNICAST,
-            IpAddr::V6(_) => bgp_proto::types::Family::IPV6_UNICAST,
-        }],
+        families: vec![family_of(v.ip)],
         add_path: AddPathMode::On,
         graceful_restart_time: v.restart_time.unwrap_or(DEFAULT_GRACEFUL_RESTART_TIME),
         max_prefixes: None,
