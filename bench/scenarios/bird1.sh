@@ -7,39 +7,6 @@ BIRD1=${TERN_BIRD1_DIR:-/opt/tern-test/bird1}/usr/sbin/bird
 
 sut_version() { "$BIRD1" --version 2>&1 | head -1; }
 
-sut_config() {
-  local dir=$1 addr=$2 peers=$3 n=0
-  if [ "${BENCH_IPV6:-0}" = 1 ]; then
-    sut_config6 "$@"
-    return
-  fi
-  {
-    cat <<CONF
-router id $addr;
-log "$dir/bird.log" { warning, error, fatal, bug };
-listen bgp address $addr;
-protocol device { scan time 60; }
-protocol static { route 100.64.0.0/10 via "lo"; }
-template bgp rrpeer {
-  local $addr as 64512;
-  passive on;
-  rr cluster id 1.0.0.1;
-  next hop keep;
-  import all;
-  export where source = RTS_BGP;
-}
-CONF
-    while read -r role peer; do
-      n=$((n + 1))
-      if [ "$role" = sender ]; then
-        printf 'protocol bgp p%d from rrpeer { neighbor %s as 64512; }\n' "$n" "$peer"
-      else
-        printf 'protocol bgp p%d from rrpeer { neighbor %s as 64512; rr client; }\n' "$n" "$peer"
-      fi
-    done <"$peers"
-  } >"$dir/bird.conf"
-}
-
 # BENCH_IPV6=1 (mrt): BIRD 1.6 carries IPv6 routes only in bird6, over IPv6
 # sessions, so run-rr.sh puts it and the peers in a network namespace
 # ($BENCH_NETNS) with IPv6 addresses on lo; the replay's next hops are
@@ -47,15 +14,21 @@ CONF
 BIRD6=${TERN_BIRD1_DIR:-/opt/tern-test/bird1}/usr/sbin/bird6
 if [ "${BENCH_IPV6:-0}" = 1 ]; then SUT_IPV6_TRANSPORT=1; fi
 
-sut_config6() {
+sut_config() {
   local dir=$1 addr=$2 peers=$3 n=0
+  # bird (IPv4) takes its router ID from its address; bird6 needs an IPv4 one.
+  local router_id=$addr next_hops=100.64.0.0/10
+  if [ "${BENCH_IPV6:-0}" = 1 ]; then
+    router_id=127.201.0.2
+    next_hops=fd00:64::/32
+  fi
   {
     cat <<CONF
-router id 127.201.0.2;
+router id $router_id;
 log "$dir/bird.log" { warning, error, fatal, bug };
 listen bgp address $addr;
 protocol device { scan time 60; }
-protocol static { route fd00:64::/32 via "lo"; }
+protocol static { route $next_hops via "lo"; }
 template bgp rrpeer {
   local $addr as 64512;
   passive on;
