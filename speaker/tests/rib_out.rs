@@ -346,3 +346,28 @@ fn peer_borr_eorr_sweeps_routes_not_readvertised() {
     assert_eq!(withdrawn_to(&out, 2), [net("10.3.0.0/24")]);
     assert_eq!(rib.adj_rib_in(PeerId(1)).len(), 1);
 }
+
+/// What `birdc show protocols all` and the metrics show per peer: imported
+/// (received, best) and exported counts; the all-peers walk gives each peer
+/// what the single-peer one does.
+#[test]
+fn prefix_counts_per_peer_follow_reflection_and_split_horizon() {
+    let mut rib = rr();
+    up(&mut rib, 1, rr_client(1));
+    up(&mut rib, 2, rr_client(2));
+    up(&mut rib, 3, info(3, LOCAL_AS));
+    announce(&mut rib, 1, attrs(&[], "10.0.0.1"), &["10.1.0.0/24", "10.1.1.0/24"]);
+    announce(&mut rib, 2, attrs(&[], "10.0.0.2"), &["10.2.0.0/24"]);
+    announce(&mut rib, 3, attrs(&[], "10.0.0.3"), &["10.3.0.0/24"]);
+    let all = rib.all_peer_prefix_counts();
+    let v4 = |p: u32| all.get(&PeerId(p)).and_then(|c| c.get(&V4)).copied().unwrap_or_default();
+    // Clients 1 and 2 share a group: each gets the other's and the non-client's routes, never its own.
+    assert_eq!((v4(1).received, v4(1).best, v4(1).advertised), (2, 2, 2));
+    assert_eq!((v4(2).received, v4(2).best, v4(2).advertised), (1, 1, 3));
+    // The non-client gets only what clients sent (3 routes), not its own.
+    assert_eq!((v4(3).received, v4(3).best, v4(3).advertised), (1, 1, 3));
+    for p in 1..=3 {
+        assert_eq!(all.get(&PeerId(p)).cloned().unwrap_or_default(), rib.peer_prefix_counts(PeerId(p)), "peer {p}");
+    }
+    assert!(!all.contains_key(&PeerId::LOCAL), "the local pseudo-peer is not a peer");
+}

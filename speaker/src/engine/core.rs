@@ -29,7 +29,7 @@ use super::{
     RouteFilter, RouteInfo, TtlMode,
 };
 use crate::fsm::State;
-use crate::rib::{self, PeerId, Policy, PolicyId, Rib};
+use crate::rib::{self, PeerId, PeerPrefixCounts, Policy, PolicyId, Rib};
 
 type Reply<T> = oneshot::Sender<T>;
 
@@ -215,7 +215,14 @@ impl Core {
                     Some(n) => self.by_name.get(&n).copied().into_iter().collect(),
                     None => self.peers.keys().copied().collect(),
                 };
-                let _ = reply.send(ids.into_iter().filter_map(|id| self.status(id)).collect());
+                let mut counts = if ids.len() == 1 {
+                    ids.iter().map(|id| (*id, self.rib.peer_prefix_counts(*id))).collect()
+                } else {
+                    self.rib.all_peer_prefix_counts()
+                };
+                let statuses =
+                    ids.into_iter().filter_map(|id| self.status(id, counts.remove(&id).unwrap_or_default())).collect();
+                let _ = reply.send(statuses);
             }
             Command::Routes(filter, reply) => {
                 let _ = reply.send(self.routes(&filter));
@@ -625,14 +632,14 @@ impl Core {
         }
     }
 
-    fn status(&self, id: PeerId) -> Option<PeerStatus> {
+    /// A peer's status with its prefix counts (from [`Rib::peer_prefix_counts`]).
+    fn status(&self, id: PeerId, counts: BTreeMap<Family, PeerPrefixCounts>) -> Option<PeerStatus> {
         let p = self.peers.get(&id)?;
         let mut st = p.status.lock().ok()?.clone();
         st.messages_in = p.counters.messages_in.load(Ordering::Relaxed);
         st.updates_in = p.counters.updates_in.load(Ordering::Relaxed);
         st.messages_out = p.counters.messages_out.load(Ordering::Relaxed);
         st.updates_out = p.counters.updates_out.load(Ordering::Relaxed);
-        let counts = self.rib.peer_prefix_counts(id);
         st.stale_routes = counts.values().map(|c| c.stale).sum();
         st.prefixes = counts
             .into_iter()

@@ -1,7 +1,7 @@
 //! Read-only views of the RIB for status output (`show route`, per-peer
 //! prefix counts) and for the driver's catch-up of a slow peer.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use bgp_proto::{Family, Nlri, PathAttributes};
@@ -67,14 +67,28 @@ impl Rib {
 
     /// Prefix counts of `peer` per family (families with no route left out).
     pub fn peer_prefix_counts(&self, peer: PeerId) -> BTreeMap<Family, PeerPrefixCounts> {
-        let mut counts: BTreeMap<Family, PeerPrefixCounts> = BTreeMap::new();
-        if !self.peers.contains_key(&peer) {
-            return counts;
-        }
+        self.prefix_counts(Some(peer)).remove(&peer).unwrap_or_default()
+    }
+
+    /// [`Rib::peer_prefix_counts`] of every peer, from one walk of the
+    /// Loc-RIB (status of all peers: a walk per peer would cost peers ×
+    /// routes in the RIB's task).
+    pub fn all_peer_prefix_counts(&self) -> BTreeMap<PeerId, BTreeMap<Family, PeerPrefixCounts>> {
+        self.prefix_counts(None)
+    }
+
+    /// Counts of `only` or of every peer. A member's advertised routes are
+    /// its group's Adj-RIB-Out less the routes that came from it (split
+    /// horizon), counted per group and per (group, source) in the same walk.
+    fn prefix_counts(&self, only: Option<PeerId>) -> BTreeMap<PeerId, BTreeMap<Family, PeerPrefixCounts>> {
+        let wanted = |p: PeerId| only.is_none_or(|x| x == p) && self.peers.contains_key(&p);
+        let mut counts: BTreeMap<PeerId, BTreeMap<Family, PeerPrefixCounts>> = BTreeMap::new();
+        let mut group_routes: HashMap<(u64, Family), u64> = HashMap::new();
+        let mut own_routes: HashMap<(u64, PeerId, Family), u64> = HashMap::new();
         for ((f, _), dest) in &self.loc {
             let multipath = dest.ecmp().len();
-            for (i, path) in dest.paths.iter().enumerate().filter(|(_, p)| p.peer == peer) {
-                let c = counts.entry(*f).or_default();
+            for (i, path) in dest.paths.iter().enumerate().filter(|(_, p)| wanted(p.peer)) {
+                let c = counts.entry(path.peer).or_default().entry(*f).or_default();
                 c.received += 1;
                 if i < multipath {
                     c.best += 1;
@@ -83,9 +97,21 @@ impl Rib {
                     c.stale += 1;
                 }
             }
+            for o in &dest.out {
+                *group_routes.entry((o.group, *f)).or_default() += 1;
+                if wanted(o.src) {
+                    *own_routes.entry((o.group, o.src, *f)).or_default() += 1;
+                }
+            }
         }
-        for (f, _) in self.advertised(peer) {
-            counts.entry(f).or_default().advertised += 1;
+        for (id, state) in self.peers.iter().filter(|(id, _)| wanted(**id)) {
+            let Some(gid) = state.group.filter(|g| self.groups.contains_key(g)) else { continue };
+            for ((g, f), total) in group_routes.iter().filter(|((g, _), _)| *g == gid) {
+                let advertised = total - own_routes.get(&(*g, *id, *f)).copied().unwrap_or(0);
+                if advertised > 0 {
+                    counts.entry(*id).or_default().entry(*f).or_default().advertised += advertised;
+                }
+            }
         }
         counts
     }
